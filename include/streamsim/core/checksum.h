@@ -1,0 +1,31 @@
+// Checksums and self-checking record framing for anything written to Storage.
+//
+// CRC-32C comes from Boost.CRC. A framed record is
+//   [u32 little-endian payload length][u32 crc32c(length bytes + payload)][payload]
+// so a torn length, a torn payload and a flipped bit anywhere are all detected.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace streamsim {
+
+uint32_t crc32c(std::string_view data);
+uint32_t crc32c_extend(uint32_t crc, std::string_view data);
+
+// Appends one framed record to out.
+void frame_record(std::string& out, std::string_view payload);
+
+struct FramedScan {
+  std::vector<std::string> records;  // every intact record, in order
+  uint64_t valid_bytes = 0;          // length of the intact prefix
+  bool corrupt_tail = false;         // bytes after valid_bytes failed the check
+  uint64_t corrupt_offset = 0;       // first offset that failed (if corrupt_tail)
+};
+// Scans framed records from the start of data and stops at the first record that
+// is incomplete or fails its checksum. Recovery truncates the file to valid_bytes.
+FramedScan scan_records(std::string_view data);
+
+}  // namespace streamsim
