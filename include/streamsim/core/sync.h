@@ -67,27 +67,51 @@ class Mutex {
   WaitQueue waiters_;
 };
 
-class LockGuard {
+// Scoped ownership of a Mutex, like std::unique_lock: remembers whether it owns
+// the mutex, so a wait that ends in cancellation (and could not relock) does not
+// make the destructor release a mutex some other task holds.
+class UniqueLock {
  public:
-  LockGuard(Runtime& rt, Mutex& m) : rt_(rt), m_(m) { m_.lock(rt_); }
-  ~LockGuard() { m_.unlock(rt_); }
-  LockGuard(const LockGuard&) = delete;
-  LockGuard& operator=(const LockGuard&) = delete;
+  UniqueLock(Runtime& rt, Mutex& m) : rt_(rt), m_(m) {
+    m_.lock(rt_);
+    owns_ = true;
+  }
+  ~UniqueLock() {
+    if (owns_) m_.unlock(rt_);
+  }
+  UniqueLock(const UniqueLock&) = delete;
+  UniqueLock& operator=(const UniqueLock&) = delete;
+  void unlock() {
+    SS_ASSERT(owns_, "UniqueLock::unlock without ownership");
+    m_.unlock(rt_);
+    owns_ = false;
+  }
+  void lock() {
+    SS_ASSERT(!owns_, "UniqueLock::lock while owning");
+    m_.lock(rt_);
+    owns_ = true;
+  }
+  bool owns_lock() const { return owns_; }
+  Mutex& mutex() { return m_; }
+  Runtime& runtime() { return rt_; }
 
  private:
+  friend class CondVar;
   Runtime& rt_;
   Mutex& m_;
+  bool owns_ = false;
 };
 
 // Condition variable. As with every condition variable, wait in a loop on the
 // predicate: a notify may precede the predicate becoming true for this waiter.
 class CondVar {
  public:
-  // Unlocks m, waits, relocks m. Suspends; throws TaskCancelled (with m relocked).
-  void wait(Runtime& rt, Mutex& m);
-  // Returns timed_out if the deadline passed first (m relocked either way).
-  WakeReason wait_until(Runtime& rt, Mutex& m, Instant deadline);
-  WakeReason wait_for(Runtime& rt, Mutex& m, Duration d) { return wait_until(rt, m, rt.now() + d); }
+  // Unlocks, waits, relocks. Suspends. On TaskCancelled the lock is retaken only
+  // if that needs no wait (lk.owns_lock() tells), then the exception propagates.
+  void wait(UniqueLock& lk) { wait_until(lk, Instant::never()); }
+  // Returns timed_out if the deadline passed first (relocked either way).
+  WakeReason wait_until(UniqueLock& lk, Instant deadline);
+  WakeReason wait_for(UniqueLock& lk, Duration d) { return wait_until(lk, lk.runtime().now() + d); }
   // Untimed and timed waits for code that needs no mutex (single-threaded tasks).
   void wait(Runtime& rt) { q_.wait(rt); }
   WakeReason wait_until(Runtime& rt, Instant deadline) { return q_.wait(rt, deadline); }

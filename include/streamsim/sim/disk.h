@@ -78,6 +78,7 @@ class DiskModel {
     std::string current;
     std::string durable;
     std::vector<Op> unsynced;  // ops applied to current since the last fsync
+    uint64_t unsynced_bytes = 0;  // sum of data sizes in unsynced, kept so metrics are O(files)
   };
   // Files are shared between namespace versions (an inode), so a rename moves a
   // name, not the data.
