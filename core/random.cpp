@@ -1,7 +1,8 @@
 // Seeded randomness: SplitMix64 seeding, xoshiro256** 1.0, and distributions
 // written out by hand so that one seed explores the same run on every compiler
-// and standard library. Nothing here may include <random>: its distributions are
-// implementation-defined, which is exactly the nondeterminism we are avoiding.
+// and standard library. Nothing here may use the standard random header: its
+// distributions are implementation-defined, which is exactly the nondeterminism
+// we are avoiding.
 #include <streamsim/core/random.h>
 
 #include <cmath>

@@ -220,20 +220,44 @@ void Network::reset_conn(NodeId a, NodeId b) {
 
 void Network::fault(std::string text) { tracer_.record(kernel_.now(), 0, TraceKind::fault, 0, 0, 0, text); }
 
-void Network::partition(NodeId from, NodeId to, bool two_way) {
+void Network::block(NodeId from, NodeId to, int delta) {
   SS_ASSERT(from != to, "partition of a node from itself");
-  blocked_.insert({from, to});
-  if (two_way) blocked_.insert({to, from});
+  SS_ASSERT(from < nodes_.size() && to < nodes_.size(), "partition of an unknown node");
+  int& n = blocked_[{from, to}];
+  n += delta;
+  SS_ASSERT(n >= 0, "partition healed more often than it was made");
+  if (n == 0) blocked_.erase({from, to});
+}
+
+void Network::partition(NodeId from, NodeId to, bool two_way) {
+  block(from, to, +1);
+  if (two_way) block(to, from, +1);
   fault("partition " + nodes_[from].name + (two_way ? " <-> " : " -> ") + nodes_[to].name);
+}
+
+void Network::unpartition(NodeId from, NodeId to, bool two_way) {
+  block(from, to, -1);
+  if (two_way) block(to, from, -1);
+  tracer_.record(kernel_.now(), 0, TraceKind::heal, 0, 0, 0,
+                 "partition " + nodes_[from].name + (two_way ? " <-> " : " -> ") + nodes_[to].name);
 }
 
 void Network::isolate(NodeId n) {
   for (NodeId o = 0; o < nodes_.size(); ++o) {
     if (o == n) continue;
-    blocked_.insert({n, o});
-    blocked_.insert({o, n});
+    block(n, o, +1);
+    block(o, n, +1);
   }
   fault("isolate " + nodes_[n].name);
+}
+
+void Network::unisolate(NodeId n) {
+  for (NodeId o = 0; o < nodes_.size(); ++o) {
+    if (o == n) continue;
+    block(n, o, -1);
+    block(o, n, -1);
+  }
+  tracer_.record(kernel_.now(), 0, TraceKind::heal, 0, 0, 0, "isolate " + nodes_[n].name);
 }
 
 void Network::set_loss(double probability) {

@@ -125,8 +125,12 @@ class Network final : public TimerTarget {
   void reply(const Request& req, std::shared_ptr<const Payload> body);
 
   // --- Faults. Each is traced and lasts until healed (or its end time). ---
+  // Partitions are counted per direction, so two overlapping faults on the same
+  // pair heal independently.
   void partition(NodeId from, NodeId to, bool two_way);
+  void unpartition(NodeId from, NodeId to, bool two_way);
   void isolate(NodeId n);  // two-way partition from every other node
+  void unisolate(NodeId n);
   void set_loss(double probability);
   void set_latency_spike(Duration extra);
   void clog(NodeId n, Instant until);
@@ -134,6 +138,7 @@ class Network final : public TimerTarget {
   // Removes every partition, loss, spike, clog and slow node.
   void heal_all();
   bool blocked(NodeId from, NodeId to) const { return blocked_.count({from, to}) != 0; }
+  double loss() const { return loss_; }
 
   // --- Process lifecycle, driven by the simulation. ---
   void node_down(NodeId n);
@@ -188,7 +193,8 @@ class Network final : public TimerTarget {
   size_t inbox_capacity_;
   std::vector<NodeState> nodes_;
   std::map<std::pair<NodeId, NodeId>, Conn> conns_;
-  std::set<std::pair<NodeId, NodeId>> blocked_;
+  void block(NodeId from, NodeId to, int delta);
+  std::map<std::pair<NodeId, NodeId>, int> blocked_;  // direction -> active partitions
   double loss_ = 0;
   Duration spike_;
   std::vector<InFlight> inflight_;
