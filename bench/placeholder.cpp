@@ -1,1 +1,0 @@
-// Populated by the scenario issue.

@@ -1,0 +1,514 @@
+// streamsim: the command-line entry point (DESIGN.md section 6).
+//
+// This folder is the only non-simulation code allowed to read the real clock
+// (wall time and time compression), use real entropy (a seed when none is given),
+// read and write files, and start processes (sweep --jobs). Everything it runs
+// underneath is deterministic library code.
+//
+// Exit codes: 0 every property held; 1 a property was violated (the output names
+// the seed and property and prints the replay command); 2 usage, scenario or
+// configuration error (the message names file:line:column and the field).
+#include <streamsim/core/trace.h>
+#include <streamsim/harness/bench.h>
+#include <streamsim/harness/report_json.h>
+#include <streamsim/harness/runner.h>
+#include <streamsim/reports/trace_writer.h>
+#include <streamsim/scenarios/scenario.h>
+
+#include <google/protobuf/stubs/common.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using namespace streamsim;
+
+namespace {
+
+constexpr int kOk = 0, kViolated = 1, kUsage = 2;
+
+const char* kUsageText =
+    "usage:\n"
+    "  streamsim list [DIR]\n"
+    "  streamsim run SCENARIO [--seed N] [--trace FILE] [--report DIR] [--log-level L]\n"
+    "  streamsim replay SCENARIO --seed N [--trace FILE] [--log-level L]\n"
+    "  streamsim sweep SCENARIO|DIR... --seeds N [--first-seed N] [--jobs J] [--shard I/N]\n"
+    "  streamsim bench kernel [--json]\n"
+    "exit codes: 0 all properties held, 1 a property was violated, 2 usage or scenario error\n";
+
+struct UsageError {
+  std::string message;
+};
+
+[[noreturn]] void usage_error(const std::string& msg) { throw UsageError{msg}; }
+
+uint64_t parse_u64(const std::string& flag, const std::string& v) {
+  uint64_t out = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (v.empty() || ec != std::errc() || p != v.data() + v.size())
+    usage_error(flag + ": expected a non-negative integer, got '" + v + "'");
+  return out;
+}
+
+// Flags of one command: --name value pairs, boolean switches, and positionals.
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> values;
+  std::map<std::string, bool> switches;
+};
+
+Args parse_args(const std::string& cmd, int argc, char** argv, int start, const std::vector<std::string>& value_flags,
+                const std::vector<std::string>& switch_flags) {
+  Args a;
+  for (int i = start; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s.rfind("--", 0) == 0) {
+      std::string name = s, value;
+      bool inline_value = false;
+      if (auto eq = s.find('='); eq != std::string::npos) {
+        name = s.substr(0, eq);
+        value = s.substr(eq + 1);
+        inline_value = true;
+      }
+      if (std::find(switch_flags.begin(), switch_flags.end(), name) != switch_flags.end()) {
+        if (inline_value) usage_error(name + " takes no value");
+        a.switches[name] = true;
+        continue;
+      }
+      if (std::find(value_flags.begin(), value_flags.end(), name) == value_flags.end())
+        usage_error("unknown option '" + name + "' for '" + cmd + "'");
+      if (!inline_value) {
+        if (i + 1 >= argc) usage_error(name + " needs a value");
+        value = argv[++i];
+      }
+      if (a.values.count(name)) usage_error(name + " given twice");
+      a.values[name] = value;
+    } else {
+      a.positional.push_back(s);
+    }
+  }
+  return a;
+}
+
+bool read_file(const std::string& path, std::string* out, std::string* err) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    *err = "is a directory";
+    return false;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *err = std::strerror(errno);
+    return false;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+// Loads a scenario or prints the error (file:line:column) and returns nullopt.
+std::optional<proto::Scenario> load(const std::string& path) {
+  std::string text, err;
+  if (!read_file(path, &text, &err)) {
+    std::cerr << path << ": error: cannot read scenario: " << err << "\n";
+    return std::nullopt;
+  }
+  proto::Scenario s;
+  scenarios::ScenarioError e;
+  if (!scenarios::parse_scenario(text, path, &s, &e)) {
+    std::cerr << e.format() << "\n";
+    return std::nullopt;
+  }
+  return s;
+}
+
+std::string self_path(const char* argv0) { return argv0; }
+
+std::string replay_command(const std::string& self, const std::string& path, uint64_t seed) {
+  return self + " replay " + path + " --seed " + std::to_string(seed);
+}
+
+double wall_seconds(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void print_report(const harness::RunReport& r, double wall_s) {
+  for (const auto& p : r.properties) {
+    if (p.held) {
+      std::cout << "property " << p.name << ": held\n";
+    } else {
+      std::cout << "property " << p.name << ": VIOLATED " << p.evidence << "\n";
+    }
+  }
+  double sim_s = static_cast<double>(r.sim_time_ns) / 1e9;
+  char line[256];
+  std::snprintf(line, sizeof line, "sim-time: %s  steps: %llu  events: %llu  wall: %.3fs  time-compression: %.1fx\n",
+                format_instant(Instant::from_ns(r.sim_time_ns)).c_str(), static_cast<unsigned long long>(r.steps),
+                static_cast<unsigned long long>(r.trace_events), wall_s, wall_s > 0 ? sim_s / wall_s : 0.0);
+  std::cout << line;
+  std::cout << "trace-hash: " << Tracer::hex(r.trace_hash) << "\n";
+}
+
+int cmd_run(const std::string& self, int argc, char** argv, bool replay) {
+  const std::string cmd = replay ? "replay" : "run";
+  Args a = parse_args(cmd, argc, argv, 2, {"--seed", "--trace", "--report", "--log-level"}, {"--verbose"});
+  if (a.positional.size() != 1) usage_error(cmd + " takes exactly one SCENARIO file");
+  if (replay && !a.values.count("--seed")) usage_error("replay needs --seed N");
+  const std::string path = a.positional[0];
+  uint64_t seed;
+  if (a.values.count("--seed")) {
+    seed = parse_u64("--seed", a.values["--seed"]);
+  } else {
+    std::random_device rd;
+    seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  }
+  std::string level = a.values.count("--log-level") ? a.values["--log-level"] : (replay ? "info" : "warn");
+  static const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "err", "critical", "off"};
+  if (std::find(levels.begin(), levels.end(), level) == levels.end())
+    usage_error("--log-level: expected one of trace, debug, info, warn, err, critical, off; got '" + level + "'");
+
+  auto s = load(path);
+  if (!s) return kUsage;
+
+  std::ofstream trace_out;
+  std::optional<reports::JsonLinesTraceWriter> writer;
+  if (a.values.count("--trace")) {
+    trace_out.open(a.values["--trace"], std::ios::binary | std::ios::trunc);
+    if (!trace_out) {
+      std::cerr << a.values["--trace"] << ": error: cannot write trace file: " << std::strerror(errno) << "\n";
+      return kUsage;
+    }
+    writer.emplace(trace_out);
+  }
+  if (a.values.count("--report")) {
+    std::error_code ec;
+    fs::create_directories(a.values["--report"], ec);
+    if (ec) {
+      std::cerr << a.values["--report"] << ": error: cannot create report directory: " << ec.message() << "\n";
+      return kUsage;
+    }
+  }
+
+  // The seed and the chosen fault settings come first, so even a run that
+  // crashes the process has said how to reproduce it.
+  std::cout << "scenario: " << s->name() << " (" << path << ")\n";
+  std::cout << "seed: " << seed << "\n" << std::flush;
+  harness::RunOptions opt;
+  opt.seed = seed;
+  opt.trace = writer ? &*writer : nullptr;
+  opt.log_level = level;
+  auto t0 = std::chrono::steady_clock::now();
+  harness::RunReport r = harness::run_scenario(*s, opt);
+  double wall = wall_seconds(t0);
+  std::cout << "faults: " << r.faults << "\n";
+  if (replay || a.switches.count("--verbose")) {
+    for (const auto& f : r.fault_log) std::cout << "  fault " << f << "\n";
+  }
+  print_report(r, wall);
+  const std::string replay_cmd = replay_command(self, path, seed);
+  if (a.values.count("--report")) {
+    std::ofstream out(fs::path(a.values["--report"]) / "summary.json");
+    out << harness::to_json(r, path, replay_cmd);
+  }
+  if (writer) trace_out.flush();
+  if (const auto* v = r.first_violation()) {
+    std::cout << "FAILED: " << r.scenario << " seed " << seed << " violated " << v->name << "\n";
+    std::cout << "replay: " << replay_cmd << "\n";
+    return kViolated;
+  }
+  return kOk;
+}
+
+void collect(const std::string& arg, std::vector<std::string>* out) {
+  std::error_code ec;
+  if (fs::is_directory(arg, ec)) {
+    std::vector<std::string> found;
+    for (auto it = fs::recursive_directory_iterator(arg, ec); !ec && it != fs::recursive_directory_iterator(); ++it) {
+      if (it->is_regular_file() && it->path().extension() == ".textproto") found.push_back(it->path().string());
+    }
+    std::sort(found.begin(), found.end());
+    out->insert(out->end(), found.begin(), found.end());
+  } else {
+    out->push_back(arg);
+  }
+}
+
+int cmd_list(int argc, char** argv) {
+  Args a = parse_args("list", argc, argv, 2, {}, {});
+  if (a.positional.size() > 1) usage_error("list takes at most one DIR");
+  std::vector<std::string> files;
+  collect(a.positional.empty() ? "scenarios" : a.positional[0], &files);
+  int rc = kOk;
+  for (const auto& f : files) {
+    auto s = load(f);
+    if (!s) {
+      rc = kUsage;
+      continue;
+    }
+    std::cout << f << "  " << s->name();
+    if (!s->expect().expect_violation().empty()) std::cout << "  [canary: " << s->expect().expect_violation() << "]";
+    std::cout << "\n";
+    if (!s->description().empty()) std::cout << "    " << s->description() << "\n";
+  }
+  return rc;
+}
+
+struct SeedResult {
+  uint64_t seed = 0;
+  bool crashed = false;
+  std::string hash;
+  std::vector<std::pair<std::string, std::string>> violations;  // property, evidence
+};
+
+// Runs one seed in a forked child and returns its result through a pipe: one
+// line per violation, then the hash. A child that dies is reported as crashed.
+struct Child {
+  pid_t pid;
+  int fd;
+  uint64_t seed;
+  size_t scenario;
+};
+
+std::string sanitize(std::string s) {
+  for (char& c : s) {
+    if (c == '\n' || c == '\t') c = ' ';
+  }
+  return s;
+}
+
+int cmd_sweep(const std::string& self, int argc, char** argv) {
+  Args a = parse_args("sweep", argc, argv, 2, {"--seeds", "--first-seed", "--jobs", "--shard", "--log-level"}, {});
+  if (a.positional.empty()) usage_error("sweep needs at least one SCENARIO or DIR");
+  if (!a.values.count("--seeds")) usage_error("sweep needs --seeds N");
+  uint64_t seeds = parse_u64("--seeds", a.values["--seeds"]);
+  if (seeds == 0) usage_error("--seeds: must be at least 1");
+  uint64_t first = a.values.count("--first-seed") ? parse_u64("--first-seed", a.values["--first-seed"]) : 1;
+  uint64_t jobs = a.values.count("--jobs") ? parse_u64("--jobs", a.values["--jobs"]) : 1;
+  if (jobs == 0 || jobs > 256) usage_error("--jobs: must be between 1 and 256");
+  uint64_t shard_i = 0, shard_n = 1;
+  if (a.values.count("--shard")) {
+    std::string v = a.values["--shard"];
+    auto slash = v.find('/');
+    if (slash == std::string::npos) usage_error("--shard: expected I/N, got '" + v + "'");
+    shard_i = parse_u64("--shard", v.substr(0, slash));
+    shard_n = parse_u64("--shard", v.substr(slash + 1));
+    if (shard_n == 0 || shard_i >= shard_n) usage_error("--shard: need 0 <= I < N, got '" + v + "'");
+  }
+  std::vector<std::string> files;
+  for (const auto& p : a.positional) collect(p, &files);
+  if (files.empty()) usage_error("no .textproto scenario files found");
+  std::vector<proto::Scenario> loaded;
+  for (const auto& f : files) {
+    auto s = load(f);
+    if (!s) return kUsage;
+    loaded.push_back(*s);
+  }
+
+  // Work list: (scenario, seed), sharded by position so shards never overlap.
+  std::vector<std::pair<size_t, uint64_t>> work;
+  uint64_t k = 0;
+  for (size_t si = 0; si < files.size(); ++si) {
+    for (uint64_t s = first; s < first + seeds; ++s, ++k) {
+      if (k % shard_n == shard_i) work.push_back({si, s});
+    }
+  }
+  const bool tty = ::isatty(STDOUT_FILENO);
+  std::cout << "sweep: " << files.size() << " scenario(s), seeds " << first << ".." << first + seeds - 1;
+  if (shard_n > 1) std::cout << " shard " << shard_i << "/" << shard_n;
+  std::cout << ", " << work.size() << " runs, " << jobs << " job(s)\n" << std::flush;
+
+  std::vector<std::vector<SeedResult>> results(files.size());
+  std::vector<Child> running;
+  size_t next = 0, done = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  auto launch = [&](size_t si, uint64_t seed) {
+    int fds[2];
+    if (::pipe(fds) != 0) {
+      std::perror("pipe");
+      std::exit(kUsage);
+    }
+    std::cout.flush();
+    pid_t pid = ::fork();
+    if (pid < 0) {
+      std::perror("fork");
+      std::exit(kUsage);
+    }
+    if (pid == 0) {
+      ::close(fds[0]);
+      harness::RunOptions opt;
+      opt.seed = seed;
+      opt.log_level = "off";
+      harness::RunReport r = harness::run_scenario(loaded[si], opt);
+      std::string out;
+      for (const auto& p : r.properties) {
+        if (!p.held) out += "V\t" + p.name + "\t" + sanitize(p.evidence) + "\n";
+      }
+      out += "H\t" + Tracer::hex(r.trace_hash) + "\n";
+      size_t off = 0;
+      while (off < out.size()) {
+        ssize_t n = ::write(fds[1], out.data() + off, out.size() - off);
+        if (n <= 0) break;
+        off += static_cast<size_t>(n);
+      }
+      ::_exit(0);
+    }
+    ::close(fds[1]);
+    running.push_back(Child{pid, fds[0], seed, si});
+  };
+  while (next < work.size() || !running.empty()) {
+    while (next < work.size() && running.size() < jobs) {
+      launch(work[next].first, work[next].second);
+      ++next;
+    }
+    // Read the oldest child's output to its end (it exits when done writing).
+    Child c = running.front();
+    running.erase(running.begin());
+    std::string data;
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::read(c.fd, buf, sizeof buf);
+      if (n <= 0) break;
+      data.append(buf, static_cast<size_t>(n));
+    }
+    ::close(c.fd);
+    int status = 0;
+    ::waitpid(c.pid, &status, 0);
+    SeedResult res;
+    res.seed = c.seed;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      res.crashed = true;
+      res.violations.push_back({"no_crash", WIFSIGNALED(status) ? "the run died with signal " + std::to_string(WTERMSIG(status))
+                                                                : "the run exited with code " + std::to_string(WEXITSTATUS(status))});
+    }
+    std::istringstream in(data);
+    std::string line;
+    while (std::getline(in, line)) {
+      auto t1 = line.find('\t');
+      if (line.rfind("H\t", 0) == 0) res.hash = line.substr(2);
+      if (line.rfind("V\t", 0) == 0) {
+        auto t2 = line.find('\t', t1 + 1);
+        res.violations.push_back({line.substr(t1 + 1, t2 - t1 - 1), line.substr(t2 + 1)});
+      }
+    }
+    results[c.scenario].push_back(res);
+    ++done;
+    if (tty) std::cout << "\r[" << done << "/" << work.size() << "] " << std::flush;
+  }
+  if (tty) std::cout << "\r";
+  double wall = wall_seconds(t0);
+
+  uint64_t passed = 0, failed = 0;
+  for (size_t si = 0; si < files.size(); ++si) {
+    auto& rs = results[si];
+    std::sort(rs.begin(), rs.end(), [](auto& x, auto& y) { return x.seed < y.seed; });
+    const std::string canary = loaded[si].expect().expect_violation();
+    if (!canary.empty()) {
+      // A canary passes when its deliberate bug is caught; other crashes still fail.
+      std::vector<uint64_t> caught;
+      for (auto& r : rs) {
+        for (auto& v : r.violations) {
+          if (v.first == canary) {
+            caught.push_back(r.seed);
+            break;
+          }
+        }
+      }
+      if (!caught.empty()) {
+        ++passed;
+        std::cout << "PASS " << files[si] << ": canary caught " << canary << " in " << caught.size() << " of "
+                  << rs.size() << " seeds (first: seed " << caught.front() << ")\n";
+        std::cout << "  replay: " << replay_command(self, files[si], caught.front()) << "\n";
+      } else {
+        ++failed;
+        std::cout << "FAIL " << files[si] << ": canary never caught " << canary << " in " << rs.size() << " seeds\n";
+      }
+      continue;
+    }
+    uint64_t bad = 0;
+    for (auto& r : rs) {
+      if (r.violations.empty()) continue;
+      ++bad;
+      if (bad <= 10) {
+        std::cout << "FAIL " << files[si] << " seed " << r.seed << ": property " << r.violations[0].first
+                  << " VIOLATED " << r.violations[0].second << "\n";
+        std::cout << "  replay: " << replay_command(self, files[si], r.seed) << "\n";
+      }
+    }
+    if (bad > 10) std::cout << "  ... and " << bad - 10 << " more failing seeds\n";
+    if (bad == 0) {
+      ++passed;
+      std::cout << "PASS " << files[si] << ": " << rs.size() << " seeds\n";
+    } else {
+      ++failed;
+    }
+  }
+  char line[200];
+  std::snprintf(line, sizeof line, "sweep: %zu runs in %.2fs (%.0f seeds/min); scenarios: %llu passed, %llu failed\n",
+                work.size(), wall, wall > 0 ? static_cast<double>(work.size()) * 60.0 / wall : 0.0,
+                static_cast<unsigned long long>(passed), static_cast<unsigned long long>(failed));
+  std::cout << line;
+  return failed ? kViolated : kOk;
+}
+
+int cmd_bench(int argc, char** argv) {
+  Args a = parse_args("bench", argc, argv, 2, {"--query", "--scenario"}, {"--json"});
+  if (a.positional.size() != 1) usage_error("bench takes one of: kernel, kafka, nexmark");
+  const std::string what = a.positional[0];
+  if (what == "kernel") {
+    std::string scenario = a.values.count("--scenario") ? a.values["--scenario"] : "scenarios/kernel/network-faults.textproto";
+    return bench::kernel(a.switches.count("--json") != 0, scenario);
+  }
+  if (what == "kafka" || what == "nexmark") {
+    std::cerr << "streamsim: bench " << what << " is not built yet (it arrives with the "
+              << (what == "kafka" ? "simulated Kafka cluster" : "streaming engine") << ")\n";
+    return kUsage;
+  }
+  usage_error("bench: unknown benchmark '" + what + "' (kernel, kafka, nexmark)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  GOOGLE_PROTOBUF_VERIFY_VERSION;
+  if (argc < 2) {
+    std::cerr << kUsageText;
+    return kUsage;
+  }
+  const std::string cmd = argv[1];
+  const std::string self = self_path(argv[0]);
+  try {
+    if (cmd == "run") return cmd_run(self, argc, argv, false);
+    if (cmd == "replay") return cmd_run(self, argc, argv, true);
+    if (cmd == "sweep") return cmd_sweep(self, argc, argv);
+    if (cmd == "list") return cmd_list(argc, argv);
+    if (cmd == "bench") return cmd_bench(argc, argv);
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+      std::cout << kUsageText;
+      return kOk;
+    }
+    if (cmd == "shrink" || cmd == "live") {
+      std::cerr << "streamsim: '" << cmd << "' is not built yet\n";
+      return kUsage;
+    }
+    usage_error("unknown command '" + cmd + "'");
+  } catch (const UsageError& e) {
+    std::cerr << "streamsim: " << e.message << "\n" << kUsageText;
+    return kUsage;
+  }
+}

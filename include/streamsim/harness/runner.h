@@ -1,0 +1,44 @@
+// Runs one scenario for one seed: builds the simulated world, runs the safety
+// phase under faults, heals, runs the liveness phase, and checks the properties.
+// Pure with respect to the seed: the same scenario and seed give the same report
+// (and trace hash) in any process.
+#pragma once
+
+#include <streamsim/core/trace.h>
+#include <streamsim/proto/scenario.pb.h>
+#include <streamsim/scenarios/scenario.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace streamsim::harness {
+
+struct RunOptions {
+  uint64_t seed = 0;
+  TraceSink* trace = nullptr;      // optional event stream (JSON lines, ...)
+  std::string log_level = "warn";  // spdlog level for node logs
+};
+
+struct RunReport {
+  std::string scenario;  // scenario name
+  uint64_t seed = 0;
+  std::string faults;    // the nemesis' chosen settings
+  std::vector<std::string> fault_log;
+  std::vector<scenarios::PropertyResult> properties;  // only the checked ones
+  std::vector<std::pair<std::string, double>> metrics;
+  uint64_t trace_hash = 0;
+  uint64_t trace_events = 0;
+  int64_t sim_time_ns = 0;
+  uint64_t steps = 0;
+  std::string stop;      // how the last run phase ended
+  std::string expect_violation;  // canary: the property that must be violated
+
+  bool violated() const;
+  // First violated property (or nullptr).
+  const scenarios::PropertyResult* first_violation() const;
+};
+
+RunReport run_scenario(const proto::Scenario& s, const RunOptions& opt);
+
+}  // namespace streamsim::harness
