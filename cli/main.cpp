@@ -140,8 +140,18 @@ std::optional<proto::Scenario> load(const std::string& path) {
 
 std::string self_path(const char* argv0) { return argv0; }
 
+// Quotes a word for a POSIX shell when it holds anything beyond safe characters.
+std::string shell_quote(const std::string& w) {
+  bool safe = !w.empty() && w.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:,") ==
+                                std::string::npos;
+  if (safe) return w;
+  std::string q = "'";
+  for (char c : w) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
 std::string replay_command(const std::string& self, const std::string& path, uint64_t seed) {
-  return self + " replay " + path + " --seed " + std::to_string(seed);
+  return shell_quote(self) + " replay " + shell_quote(path) + " --seed " + std::to_string(seed);
 }
 
 double wall_seconds(std::chrono::steady_clock::time_point t0) {

@@ -49,6 +49,7 @@ sim::SimulationConfig make_config(const proto::Scenario& s, const RunOptions& op
   cfg.disk_faults.bit_flip_probability = s.disk().bit_flip_probability();
   if (s.disk().fsync_us()) cfg.disk_latency.fsync = Duration::micros(static_cast<int64_t>(s.disk().fsync_us()));
   cfg.log_level = opt.log_level;
+  cfg.trace_sink = opt.trace;
   return cfg;
 }
 
@@ -62,7 +63,6 @@ RunReport run_scenario(const proto::Scenario& s, const RunOptions& opt) {
   rep.expect_violation = s.expect().expect_violation();
 
   sim::Simulation sim(opt.seed, make_config(s, opt));
-  if (opt.trace) sim.set_trace_sink(opt.trace);
   std::unique_ptr<scenarios::Workload> w = scenarios::make_workload(s);
   SS_ASSERT(w != nullptr, "no factory for the scenario's workload");
   w->setup(sim);
@@ -120,6 +120,8 @@ RunReport run_scenario(const proto::Scenario& s, const RunOptions& opt) {
   sim.tracer().record(sim.now(), 0, TraceKind::run_end, ks.steps);
   rep.trace_hash = sim.tracer().hash();
   rep.trace_events = sim.tracer().count();
+  // What the destructor unwinds after run_end is not part of the result.
+  sim.set_trace_sink(nullptr);
   return rep;
 }
 

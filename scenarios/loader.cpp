@@ -58,6 +58,9 @@ class Validator {
     SS_ASSERT(fd != nullptr, "validator names a field the schema does not have");
     if (tree != nullptr) {
       pb::TextFormat::ParseLocation loc = tree->GetLocation(fd, index);
+      // A list written as `f: [a, b]` is recorded once, at its first element:
+      // fall back to the nearest earlier element that has a position.
+      for (int i = index - 1; loc.line < 0 && i >= 0; --i) loc = tree->GetLocation(fd, i);
       if (loc.line >= 0) {
         err_.line = loc.line + 1;
         err_.column = loc.column + 1;

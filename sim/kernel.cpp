@@ -90,6 +90,17 @@ class DeterministicAlgorithm final : public bf::algo::algorithm_with_properties<
 
   bf::context* pick_next() noexcept override {
     check_suspension();
+    // Boost frees ended fibers (and their stacks) only in its dispatcher. A busy
+    // simulation may never run out of ready tasks, so hand the dispatcher a turn
+    // after every batch of ended tasks; otherwise ended fibers pile up.
+    if (dispatcher_ && unreleased_ >= kReleaseBatch) {
+      unreleased_ = 0;
+      need_dispatch_ = false;
+      k_.current_ = nullptr;
+      bf::context* c = nullptr;
+      std::swap(c, dispatcher_);
+      return c;
+    }
     if (!ready_.empty() && !k_.must_return_to_main()) {
       if (++k_.stats_.steps > k_.limits_.max_steps) k_.limit_hit_ = true;
       size_t n = ready_.size();
@@ -107,6 +118,7 @@ class DeterministicAlgorithm final : public bf::algo::algorithm_with_properties<
     if (dispatcher_ && (need_dispatch_ || !main_)) {
       std::swap(c, dispatcher_);
       need_dispatch_ = false;
+      unreleased_ = 0;
     } else if (main_) {
       std::swap(c, main_);
     } else if (!ready_.empty()) {
@@ -134,6 +146,10 @@ class DeterministicAlgorithm final : public bf::algo::algorithm_with_properties<
 
   bool has_ready_tasks() const { return !ready_.empty(); }
   void request_dispatch() { need_dispatch_ = true; }
+  void task_ended() {
+    need_dispatch_ = true;
+    ++unreleased_;
+  }
 
   void remove(Task* t) {
     SS_ASSERT(t->ready_index < ready_.size() && ready_[t->ready_index] == t, "task not in the ready queue");
@@ -165,6 +181,8 @@ class DeterministicAlgorithm final : public bf::algo::algorithm_with_properties<
   bf::context* main_ = nullptr;
   bf::context* dispatcher_ = nullptr;
   bool need_dispatch_ = false;
+  uint32_t unreleased_ = 0;  // tasks ended since the dispatcher last ran
+  static constexpr uint32_t kReleaseBatch = 64;
 };
 
 // Only one kernel may own a thread's scheduling algorithm at a time.
@@ -207,6 +225,8 @@ Kernel::~Kernel() {
   SS_ASSERT(stacks_->outstanding() == 0, "fiber stacks still in use after kernel shutdown");
   t_owner = nullptr;
 }
+
+size_t Kernel::stacks_in_use() const { return stacks_->outstanding(); }
 
 bool Kernel::must_return_to_main() const { return stop_requested_ || limit_hit_ || !failure_.empty(); }
 
@@ -295,7 +315,7 @@ void Kernel::task_ended(Task* t) {
   for (TaskId j : t->joiners) unpark(j);
   t->joiners.clear();
   if (g.unwinding) kick_unwind(g);
-  algo_->request_dispatch();
+  algo_->task_ended();
   // The Task object stays alive until its fiber has switched away for good.
   uint64_t slot = t->id & kSlotMask;
   dead_.push_back(std::move(slots_[slot]));

@@ -152,12 +152,15 @@ void SimRuntime::start_process() {
 
 Simulation::Simulation(uint64_t seed, SimulationConfig cfg)
     : seed_(seed), cfg_(std::move(cfg)), crash_rng_(Rng::stream(seed, "sim/crash")) {
+  tracer_.set_sink(cfg_.trace_sink);
   kernel_ = std::make_unique<Kernel>(seed, tracer_, cfg_.limits);
   net_ = std::make_unique<Network>(*kernel_, seed, cfg_.latency, cfg_.inbox_capacity);
   sink_ = cfg_.log_sink ? cfg_.log_sink : std::make_shared<spdlog::sinks::stderr_sink_st>();
 }
 
 Simulation::~Simulation() {
+  // Teardown events are neither hashed into a reported result nor streamed.
+  tracer_.set_sink(nullptr);
   // Unwind every task while the nodes whose state they reference still exist.
   kernel_->shutdown();
   net_.reset();

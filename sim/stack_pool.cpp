@@ -2,6 +2,10 @@
 
 #include <streamsim/core/assert.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -30,6 +34,10 @@ boost::context::stack_context StackPool::allocate() {
     SS_ASSERT(base != MAP_FAILED, "mmap of a fiber stack failed (out of memory?)");
     // Stacks grow down: the guard is the lowest page.
     int rc = ::mprotect(base, guard_, PROT_NONE);
+    if (rc != 0) {
+      // Usually vm.max_map_count: every guarded stack needs its own mappings.
+      std::fprintf(stderr, "streamsim: mprotect failed: %s (live stacks: %zu)\n", std::strerror(errno), outstanding_);
+    }
     SS_ASSERT(rc == 0, "mprotect of a fiber stack guard page failed");
   }
   ++outstanding_;

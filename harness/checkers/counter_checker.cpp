@@ -33,6 +33,11 @@ std::vector<PropertyResult> check_counter(const CounterHistory& h, uint32_t repl
     live.held = false;
     live.evidence = "final reads did not finish within the liveness phase";
   }
+  if (live.held && h.final_logs.size() != replicas) {
+    live.held = false;
+    live.evidence = "final reads cover " + std::to_string(h.final_logs.size()) + " replicas, expected " +
+                    std::to_string(replicas);
+  }
   for (uint32_t i = 0; live.held && i < h.final_logs.size(); ++i) {
     if (!h.final_logs[i]) {
       live.held = false;
@@ -96,9 +101,16 @@ std::vector<PropertyResult> check_counter(const CounterHistory& h, uint32_t repl
                          std::to_string(primary->size());
       }
     }
-  } else if (replicas > 0) {
-    // Nothing to compare against; liveness already reports why.
-    durable.held = live.held;
+  } else {
+    // Without the primary's final log no acknowledged write can be shown durable.
+    for (const auto& op : h.ops) {
+      if (op.acked) {
+        durable.held = false;
+        durable.evidence = "r0's final log could not be read, so " + op_text(op) +
+                           " (acknowledged) cannot be shown durable";
+        break;
+      }
+    }
   }
   return {durable, dups, agree, values, live};
 }

@@ -129,6 +129,8 @@ class Kernel {
   const std::string& failure() const { return failure_; }
 
   Rng& scheduler_rng() { return sched_rng_; }
+  // Fiber stacks currently allocated (live tasks plus ended ones not yet freed).
+  size_t stacks_in_use() const;
 
  private:
   friend class DeterministicAlgorithm;

@@ -46,6 +46,8 @@ struct SimulationConfig {
   // debug, info, warn, err, critical, off).
   std::string log_level = "warn";
   std::shared_ptr<spdlog::sinks::sink> log_sink;  // default: stderr
+  // Receives every trace event from the first (run_start) on; optional.
+  TraceSink* trace_sink = nullptr;
 };
 
 using BootFn = std::function<void(SimRuntime&)>;

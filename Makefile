@@ -1,0 +1,48 @@
+# streamsim: two commands on a fresh Debian 12 machine do all set-up:
+#   make demo   installs missing packages, builds, runs the default scenario suite
+#   make test   same set-up, then every test through ctest
+# SAN=1 builds with AddressSanitizer + UndefinedBehaviorSanitizer (into build-san/).
+
+SAN ?= 0
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+ifeq ($(SAN),1)
+  BUILD ?= build-san
+  CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTREAMSIM_SANITIZE=ON
+else
+  BUILD ?= build
+  CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=Release
+endif
+SEEDS ?= 20
+
+.PHONY: all deps configure build demo test bench sweep-long clean
+
+all: build
+
+deps:
+	@./tools/deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# The default suite on the embedded simulated world: every safe scenario must
+# hold on every seed and every canary must be caught.
+demo: build
+	@./$(BUILD)/streamsim sweep scenarios/kernel scenarios/canary --seeds $(SEEDS) --jobs $(JOBS)
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+bench: build
+	@./$(BUILD)/streamsim bench kernel
+	@./$(BUILD)/streamsim bench kernel --json
+
+# Long sweeps are not part of `make test`.
+sweep-long: build
+	@./$(BUILD)/streamsim sweep scenarios/kernel --seeds 5000 --jobs $(JOBS)
+	@./$(BUILD)/streamsim sweep scenarios/canary --seeds 50 --jobs $(JOBS)
+
+clean:
+	rm -rf build build-san
