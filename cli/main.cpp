@@ -17,6 +17,8 @@
 
 #include <google/protobuf/stubs/common.h>
 
+#include <csignal>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,9 +47,9 @@ constexpr int kOk = 0, kViolated = 1, kUsage = 2;
 const char* kUsageText =
     "usage:\n"
     "  streamsim list [DIR]\n"
-    "  streamsim run SCENARIO [--seed N] [--trace FILE] [--report DIR] [--log-level L]\n"
+    "  streamsim run SCENARIO [--seed N] [--trace FILE] [--report DIR] [--log-level L] [--wall-timeout S]\n"
     "  streamsim replay SCENARIO --seed N [--trace FILE] [--log-level L]\n"
-    "  streamsim sweep SCENARIO|DIR... --seeds N [--first-seed N] [--jobs J] [--shard I/N]\n"
+    "  streamsim sweep SCENARIO|DIR... --seeds N [--first-seed N] [--jobs J] [--shard I/N] [--wall-timeout S]\n"
     "  streamsim bench kernel [--json]\n"
     "exit codes: 0 all properties held, 1 a property was violated, 2 usage or scenario error\n";
 
@@ -177,7 +179,7 @@ void print_report(const harness::RunReport& r, double wall_s) {
 
 int cmd_run(const std::string& self, int argc, char** argv, bool replay) {
   const std::string cmd = replay ? "replay" : "run";
-  Args a = parse_args(cmd, argc, argv, 2, {"--seed", "--trace", "--report", "--log-level"}, {"--verbose"});
+  Args a = parse_args(cmd, argc, argv, 2, {"--seed", "--trace", "--report", "--log-level", "--wall-timeout"}, {"--verbose"});
   if (a.positional.size() != 1) usage_error(cmd + " takes exactly one SCENARIO file");
   if (replay && !a.values.count("--seed")) usage_error("replay needs --seed N");
   const std::string path = a.positional[0];
@@ -219,6 +221,12 @@ int cmd_run(const std::string& self, int argc, char** argv, bool replay) {
   // crashes the process has said how to reproduce it.
   std::cout << "scenario: " << s->name() << " (" << path << ")\n";
   std::cout << "seed: " << seed << "\n" << std::flush;
+  if (a.values.count("--wall-timeout")) {
+    // Spinning tasks are invisible to the kernel's step bound; SIGALRM ends the
+    // process, and the seed printed above is all a replay needs.
+    uint64_t t = parse_u64("--wall-timeout", a.values["--wall-timeout"]);
+    if (t > 0) ::alarm(static_cast<unsigned>(t));
+  }
   harness::RunOptions opt;
   opt.seed = seed;
   opt.trace = writer ? &*writer : nullptr;
@@ -303,7 +311,7 @@ std::string sanitize(std::string s) {
 }
 
 int cmd_sweep(const std::string& self, int argc, char** argv) {
-  Args a = parse_args("sweep", argc, argv, 2, {"--seeds", "--first-seed", "--jobs", "--shard", "--log-level"}, {});
+  Args a = parse_args("sweep", argc, argv, 2, {"--seeds", "--first-seed", "--jobs", "--shard", "--wall-timeout"}, {});
   if (a.positional.empty()) usage_error("sweep needs at least one SCENARIO or DIR");
   if (!a.values.count("--seeds")) usage_error("sweep needs --seeds N");
   uint64_t seeds = parse_u64("--seeds", a.values["--seeds"]);
@@ -311,6 +319,9 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
   uint64_t first = a.values.count("--first-seed") ? parse_u64("--first-seed", a.values["--first-seed"]) : 1;
   uint64_t jobs = a.values.count("--jobs") ? parse_u64("--jobs", a.values["--jobs"]) : 1;
   if (jobs == 0 || jobs > 256) usage_error("--jobs: must be between 1 and 256");
+  // A task that spins without ever suspending cannot be stopped by the kernel's
+  // step bound (scheduling is cooperative); the wall-clock budget catches it.
+  uint64_t wall_timeout = a.values.count("--wall-timeout") ? parse_u64("--wall-timeout", a.values["--wall-timeout"]) : 600;
   uint64_t shard_i = 0, shard_n = 1;
   if (a.values.count("--shard")) {
     std::string v = a.values["--shard"];
@@ -361,6 +372,7 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
     }
     if (pid == 0) {
       ::close(fds[0]);
+      if (wall_timeout > 0) ::alarm(static_cast<unsigned>(wall_timeout));
       harness::RunOptions opt;
       opt.seed = seed;
       opt.log_level = "off";
@@ -403,8 +415,13 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
     res.seed = c.seed;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
       res.crashed = true;
-      res.violations.push_back({"no_crash", WIFSIGNALED(status) ? "the run died with signal " + std::to_string(WTERMSIG(status))
-                                                                : "the run exited with code " + std::to_string(WEXITSTATUS(status))});
+      std::string why = !WIFSIGNALED(status) ? "the run exited with code " + std::to_string(WEXITSTATUS(status))
+                        : WTERMSIG(status) == SIGALRM
+                            ? "the run exceeded its wall-clock budget of " + std::to_string(wall_timeout) +
+                                  " s (a task spinning without suspending?)"
+                            : "the run died with signal " + std::to_string(WTERMSIG(status)) + " (" +
+                                  strsignal(WTERMSIG(status)) + ")";
+      res.violations.push_back({"within_limits", why});
     }
     std::istringstream in(data);
     std::string line;

@@ -28,6 +28,7 @@ struct Task {
   std::string name;
   std::function<void()> fn;
   bf::context* ctx = nullptr;
+  char* stack_lo = nullptr;  // lowest usable address of the task's fiber stack
   State state = State::ready;
   size_t ready_index = SIZE_MAX;  // position in the algorithm's ready vector
   uint64_t park_gen = 0;
@@ -275,22 +276,33 @@ std::shared_ptr<TaskControl> Kernel::spawn(uint32_t group, std::string name, std
   launching_ = tp;
   bf::fiber f(bf::launch::post, std::allocator_arg, PooledStack{stacks_.get()}, [this, tp] { task_main(tp); });
   SS_ASSERT(launching_ == nullptr, "the new fiber was not handed to the deterministic algorithm");
+  const auto& sctx = stacks_->last_allocated();
+  tp->stack_lo = static_cast<char*>(sctx.sp) - sctx.size;
   f.detach();
   return tp->ctl;
 }
 
 void Kernel::task_main(Task* t) {
   SS_ASSERT(current_ == t, "task started while another is current");
+  // After an exception unwound frames of this stack, clear what lies below this
+  // frame (see asan_unpoison); free in builds without AddressSanitizer.
+  auto forget_unwound_frames = [t] {
+    char* here = static_cast<char*>(__builtin_frame_address(0));
+    if (t->stack_lo != nullptr && here > t->stack_lo + 256) asan_unpoison(t->stack_lo, static_cast<size_t>(here - 256 - t->stack_lo));
+  };
   if (!t->cancelled) {
     try {
       t->fn();
       t->status = TaskStatus::finished;
     } catch (const TaskCancelled&) {
+      forget_unwound_frames();
       t->status = TaskStatus::cancelled;
     } catch (const std::exception& e) {
+      forget_unwound_frames();
       t->status = TaskStatus::failed;
       if (failure_.empty()) failure_ = "task '" + t->name + "' threw: " + e.what();
     } catch (...) {
+      forget_unwound_frames();
       t->status = TaskStatus::failed;
       if (failure_.empty()) failure_ = "task '" + t->name + "' threw a non-standard exception";
     }

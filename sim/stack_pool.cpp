@@ -9,7 +9,20 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace streamsim::sim {
+
+void asan_unpoison(void* lo, size_t bytes) {
+#if defined(__SANITIZE_ADDRESS__)
+  ASAN_UNPOISON_MEMORY_REGION(lo, bytes);
+#else
+  (void)lo;
+  (void)bytes;
+#endif
+}
 
 StackPool::StackPool(size_t stack_bytes, size_t max_cached) : max_cached_(max_cached) {
   size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
@@ -41,9 +54,11 @@ boost::context::stack_context StackPool::allocate() {
     SS_ASSERT(rc == 0, "mprotect of a fiber stack guard page failed");
   }
   ++outstanding_;
+  asan_unpoison(static_cast<char*>(base) + guard_, size_);
   boost::context::stack_context sctx;
   sctx.size = size_;
   sctx.sp = static_cast<char*>(base) + guard_ + size_;
+  last_ = sctx;
   return sctx;
 }
 

@@ -21,6 +21,8 @@ class StackPool {
   boost::context::stack_context allocate();
   void deallocate(boost::context::stack_context& sctx) noexcept;
   size_t outstanding() const { return outstanding_; }
+  // The stack most recently handed out (Kernel::spawn records it in its task).
+  const boost::context::stack_context& last_allocated() const { return last_; }
 
  private:
   size_t size_;   // usable bytes, page multiple
@@ -28,7 +30,15 @@ class StackPool {
   size_t max_cached_;
   size_t outstanding_ = 0;
   std::vector<void*> free_;  // mapping bases
+  boost::context::stack_context last_{};
 };
+
+// AddressSanitizer does not know fiber stacks, so when an exception unwinds
+// frames on one it cannot clear their red zones, and later frames at the same
+// addresses are reported as overflows. Clearing the free part of the stack after
+// an exception was caught (and every stack when it is handed out) avoids that.
+// No-ops without AddressSanitizer.
+void asan_unpoison(void* lo, size_t bytes);
 
 // The StackAllocator handed to Boost.Fiber: a copyable reference to the pool.
 struct PooledStack {

@@ -13,9 +13,7 @@ packages=(
   catch2                  # unit tests (Catch2 2.13)
   libspdlog-dev           # logging
   libprotobuf-dev protobuf-compiler  # scenario schema
-  python3                 # test helpers that drive the CLI
 )
-if [ "${STREAMSIM_BROWSER:-1}" = 1 ]; then :; fi
 
 missing=()
 for p in "${packages[@]}"; do
