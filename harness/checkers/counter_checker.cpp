@@ -18,8 +18,8 @@ std::string op_text(const scenarios::CounterOp& op) {
 }  // namespace
 
 std::vector<PropertyResult> check_counter(const CounterHistory& h, uint32_t replicas) {
-  PropertyResult durable{"acked_durable"}, dups{"no_duplicates"}, agree{"replicas_agree"},
-      values{"values_consistent"}, live{"liveness"};
+  PropertyResult durable{"acked_durable", true, ""}, dups{"no_duplicates", true, ""}, agree{"replicas_agree", true, ""},
+      values{"values_consistent", true, ""}, live{"liveness", true, ""};
 
   // Liveness first: without final reads the safety checks have nothing to read.
   for (const auto& op : h.ops) {
