@@ -1,0 +1,90 @@
+// What Jepsen-style Kafka clients observed, and the checker that judges it.
+//
+// Producers send unique values (strings) and record each send and its outcome;
+// consumers record every record a poll returned (with the member's group
+// generation when it consumes through a group) and every assignment they got.
+// After the run a final read_committed read of each partition gives the log as
+// it ended. The checker never looks inside the system under test.
+#pragma once
+
+#include <streamsim/scenarios/scenario.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace streamsim::harness {
+
+struct TopicPartition {
+  std::string topic;
+  int32_t partition = 0;
+  auto operator<=>(const TopicPartition&) const = default;
+};
+
+enum class SendOutcome {
+  acked,      // delivery report with an offset
+  failed,     // delivery report with a definite error: the value must not be visible...
+  unknown,    // ...or no report / an indefinite error (timeout): may or may not be visible
+};
+
+struct Send {
+  uint32_t producer = 0;
+  std::string value;           // unique across the run
+  TopicPartition tp;           // partition the value was sent to
+  uint64_t send_index = 0;     // order of this producer's sends
+  SendOutcome outcome = SendOutcome::unknown;
+  int64_t offset = -1;         // when acked
+  int64_t txn = -1;            // transaction number of this producer, -1 if none
+};
+
+struct TxnOutcome {
+  uint32_t producer = 0;
+  int64_t txn = 0;
+  enum class Kind { committed, aborted, unknown } kind = Kind::unknown;
+};
+
+struct Poll {
+  uint32_t consumer = 0;
+  TopicPartition tp;
+  int64_t offset = 0;
+  std::string value;
+  int32_t generation = -1;     // group generation at the poll, -1 for assign()
+  uint64_t seq = 0;            // global order of observation
+  bool after_seek = false;     // the consumer repositioned (seek, assignment change) before this poll
+};
+
+struct Assignment {
+  uint32_t consumer = 0;
+  int32_t generation = 0;
+  std::vector<TopicPartition> partitions;
+};
+
+struct KafkaHistory {
+  std::vector<Send> sends;
+  std::vector<TxnOutcome> txns;
+  std::vector<Poll> polls;
+  std::vector<Assignment> assignments;
+  // Final read_committed content of every partition: offset -> value, read after
+  // the faults healed. Missing partition = could not be read (a liveness failure).
+  std::map<TopicPartition, std::map<int64_t, std::string>> final_log;
+  bool read_committed = true;  // consumers used isolation.level=read_committed
+};
+
+// Properties, each with the offending partitions, offsets and values as evidence:
+// - lost_writes: an acked value (outside aborted transactions) is missing from
+//   the final log, or sits at an offset other than the one acknowledged;
+// - no_duplicates: a value appears at more than one offset;
+// - no_poll_skips: a consumer, without repositioning, jumped over an offset whose
+//   final-log value it should have seen;
+// - monotonic_sends: one producer's acked offsets on a partition go backwards in
+//   send order (only checked when the history says order must hold);
+// - monotonic_polls: a consumer's offsets on a partition go backwards without a
+//   reposition;
+// - no_aborted_reads: a read_committed consumer saw a value of an aborted or
+//   never-committed transaction, or of a failed send;
+// - one_owner_per_generation: two consumers owned one partition in one generation.
+std::vector<scenarios::PropertyResult> check_kafka(const KafkaHistory& h, bool sends_must_be_ordered);
+
+}  // namespace streamsim::harness

@@ -1,0 +1,139 @@
+// The log of one partition replica on a simulated broker's disk.
+//
+// Kafka's on-disk model, reduced to what changes behaviour under faults:
+// - The log is a sequence of record batches. Each batch has a base offset, a
+//   record count, the leader epoch it was written in, producer id / epoch / base
+//   sequence (idempotence), transactional and control flags (a control batch is
+//   a COMMIT or ABORT marker), and a CRC over its contents.
+// - Batches live in segment files "<dir>/<base offset, 20 digits>.log"; a new
+//   segment starts when the active one exceeds segment_bytes. Each batch is
+//   written as one framed record (core/checksum.h), so a torn tail or a flipped
+//   bit is detected on recovery and cut off there.
+// - Like Kafka's default (log.flush.interval.messages = infinite), append does
+//   not fsync: durability comes from replication. flush() fsyncs the active
+//   segment (a "flush setting" of the broker calls it per append or periodically).
+//   Unflushed batches may be lost or torn by a crash; recovery keeps the valid
+//   prefix.
+// - The leader-epoch cache maps each leader epoch to the first offset written in
+//   it; followers use end_offset_for_epoch() to truncate after a leader change,
+//   as Kafka's OffsetsForLeaderEpoch does (KIP-101).
+//
+// All calls that touch Storage suspend the calling task (simulated disk latency).
+// Not thread-safe; owned by the broker's partition state.
+#pragma once
+
+#include <streamsim/core/result.h>
+#include <streamsim/core/storage.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace streamsim::sim::kafka {
+
+struct Record {
+  std::optional<std::string> key;
+  std::optional<std::string> value;
+  std::vector<std::pair<std::string, std::string>> headers;
+  int64_t timestamp_ms = 0;
+};
+
+enum class ControlType : uint8_t { none = 0, commit = 1, abort = 2 };
+
+struct Batch {
+  int64_t base_offset = 0;     // assigned by the log on append
+  int32_t leader_epoch = 0;
+  int64_t producer_id = -1;    // -1: not idempotent
+  int16_t producer_epoch = -1;
+  int32_t base_sequence = -1;  // -1: no sequence
+  bool transactional = false;
+  ControlType control = ControlType::none;  // control batches hold one marker record
+  std::vector<Record> records;
+
+  int64_t last_offset() const { return base_offset + static_cast<int64_t>(records.size()) - 1; }
+  int64_t next_offset() const { return base_offset + static_cast<int64_t>(records.size()); }
+};
+
+// Serialisation of a batch (little-endian, length-prefixed fields). decode()
+// rejects anything malformed rather than trusting lengths read from disk.
+std::string encode_batch(const Batch& b);
+bool decode_batch(std::string_view bytes, Batch* out);
+
+enum class LogErrc { io_error = 1, offset_out_of_range, corrupt };
+
+struct LogConfig {
+  std::string dir;                  // e.g. "kafka/clicks-0"
+  uint64_t segment_bytes = 1 << 20; // roll the active segment beyond this
+};
+
+struct RecoveryReport {
+  uint64_t batches = 0;
+  uint64_t segments = 0;
+  bool truncated_corrupt_tail = false;
+  uint64_t bytes_cut = 0;
+};
+
+class PartitionLog {
+ public:
+  PartitionLog(Storage& storage, LogConfig cfg);
+
+  // Reads every segment, rebuilds the in-memory index and epoch cache, cuts a
+  // torn or corrupt tail (and everything after it, including later segments).
+  Result<RecoveryReport, LogErrc> recover();
+
+  // Appends a batch: assigns base_offset = log end offset and returns it.
+  // Precondition: leader_epoch >= latest epoch in the cache; records non-empty.
+  Result<int64_t, LogErrc> append(Batch b);
+  // Appends a batch replicated from the leader, keeping its base_offset.
+  // Precondition: b.base_offset == log end offset.
+  Result<void, LogErrc> append_replica(const Batch& b);
+  // fsyncs segments with unflushed data (and the directory if a segment was created).
+  Result<void, LogErrc> flush();
+
+  // Batches whose offsets overlap [from, ...), at most max_bytes of encoded data
+  // (at least one batch if any). offset_out_of_range if from > end or < start.
+  Result<std::vector<Batch>, LogErrc> read(int64_t from, uint64_t max_bytes) const;
+
+  // Removes every record at or after `offset` (batch-aligned: the batch holding
+  // `offset` goes too and end becomes that batch's base offset). Updates the
+  // epoch cache. Returns the new end offset.
+  Result<int64_t, LogErrc> truncate_to(int64_t offset);
+
+  int64_t start_offset() const { return 0; }
+  int64_t end_offset() const { return end_; }  // log end offset (next offset to assign)
+  int32_t latest_epoch() const;                // -1 if empty
+  // Kafka's OffsetsForLeaderEpoch: the end offset of `epoch` as this log knows
+  // it (the start offset of the next larger epoch, or end_offset() for the
+  // latest), and the largest epoch <= `epoch` it has. nullopt if no epoch <= it.
+  std::optional<std::pair<int32_t, int64_t>> end_offset_for_epoch(int32_t epoch) const;
+
+  // Batches in memory (the index), for tests and for the broker's reads.
+  size_t batch_count() const { return batches_.size(); }
+  uint64_t unflushed_bytes() const { return unflushed_; }
+
+ private:
+  struct Segment {
+    int64_t base_offset;
+    std::string path;
+    uint64_t bytes;
+  };
+  struct Entry {
+    Batch batch;
+    size_t segment;
+    uint64_t encoded_bytes;
+  };
+  Result<void, LogErrc> write_entry(Batch b);
+  Storage& storage_;
+  LogConfig cfg_;
+  std::vector<Segment> segments_;
+  std::vector<Entry> batches_;  // in offset order
+  std::map<int32_t, int64_t> epochs_;  // leader epoch -> start offset
+  int64_t end_ = 0;
+  uint64_t unflushed_ = 0;
+  bool dir_dirty_ = false;
+  std::vector<size_t> dirty_segments_;
+};
+
+}  // namespace streamsim::sim::kafka
