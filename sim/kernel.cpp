@@ -11,6 +11,7 @@
 #include <boost/fiber/operations.hpp>
 #include <boost/fiber/properties.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -201,8 +202,9 @@ const char* to_string(RunStop s) {
   return "unknown";
 }
 
-Kernel::Kernel(uint64_t seed, Tracer& tracer, KernelLimits limits)
+Kernel::Kernel(uint64_t seed, Tracer& tracer, KernelLimits limits, TimeSource* real_time)
     : seed_(seed), tracer_(tracer), limits_(limits), sched_rng_(Rng::stream(seed, "kernel/scheduler")),
+      real_time_(real_time),
       stacks_(std::make_unique<StackPool>(limits.stack_bytes)) {
   SS_ASSERT(t_owner == nullptr, "only one sim::Kernel may exist per thread at a time");
   SS_ASSERT(!bf::context::active()->is_context(bf::type::worker_context), "a Kernel must be created on the main context");
@@ -348,7 +350,7 @@ WakeReason Kernel::park(Instant deadline) {
   SS_ASSERT(t != nullptr, "park() called outside a task");
   SS_ASSERT(t->state == Task::State::running, "park() by a task that is not running");
   if (t->cancelled) throw TaskCancelled{};
-  if (deadline <= now_) return WakeReason::timed_out;
+  if (deadline <= now()) return WakeReason::timed_out;
   ++t->park_gen;
   t->timed_out = false;
   if (!deadline.is_never()) timers_.push(Timer{deadline, timer_seq_++, nullptr, t->id, t->park_gen});
@@ -468,14 +470,28 @@ RunStop Kernel::run(Instant until) {
     if (limit_hit_) { result = RunStop::step_limit; break; }
     if (stop_requested_) { result = RunStop::stopped; break; }
     if (timers_.empty() || timers_.top().at > until) {
-      if (until.is_never()) { result = RunStop::quiescent; break; }
+      // Nothing can wake a task any more (real time has no other wake-up source).
+      if (until.is_never() || (real_time_ != nullptr && timers_.empty())) { result = RunStop::quiescent; break; }
       if (until > hard_limit) { result = RunStop::time_limit; break; }
+      if (real_time_ != nullptr && now() < until) {
+        real_time_->sleep_until(std::min(until, timers_.top().at));
+        continue;
+      }
       if (until > now_) now_ = until;
       result = RunStop::reached;
       break;
     }
     Instant t = timers_.top().at;
     if (t > hard_limit) { result = RunStop::time_limit; break; }
+    if (real_time_ != nullptr) {
+      // Real time: wait for the timer's moment instead of jumping to it.
+      if (t > now()) {
+        real_time_->sleep_until(t);
+        continue;
+      }
+      fire_due_timers();
+      continue;
+    }
     SS_ASSERT(t >= now_, "virtual time would go backwards");
     now_ = t;
     fire_due_timers();

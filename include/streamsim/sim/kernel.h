@@ -51,6 +51,19 @@ class TimerTarget {
   virtual void on_timer(uint64_t arg) = 0;
 };
 
+// Where time comes from. Absent (the default), time is virtual: it stands still
+// while tasks run and jumps to the next timer when none is ready. A live runtime
+// supplies the real monotonic clock instead; the kernel then sleeps the thread
+// until the next timer. The scheduling, parking and crash machinery is the same.
+class TimeSource {
+ public:
+  virtual ~TimeSource() = default;
+  // Monotonic; never goes backwards.
+  virtual Instant now() = 0;
+  // Blocks the OS thread until now() >= t or an implementation-defined wake-up.
+  virtual void sleep_until(Instant t) = 0;
+};
+
 struct KernelLimits {
   uint64_t max_steps = 200'000'000;  // scheduling decisions plus timer firings
   Duration max_time = Duration::seconds(24 * 3600);
@@ -79,13 +92,20 @@ struct KernelStats {
 
 class Kernel {
  public:
-  Kernel(uint64_t seed, Tracer& tracer, KernelLimits limits = {});
+  Kernel(uint64_t seed, Tracer& tracer, KernelLimits limits = {}, TimeSource* real_time = nullptr);
   // Cancels and unwinds every remaining task first.
   ~Kernel();
   Kernel(const Kernel&) = delete;
   Kernel& operator=(const Kernel&) = delete;
 
-  Instant now() const { return now_; }
+  Instant now() const {
+    if (real_time_ != nullptr) {
+      Instant t = real_time_->now();
+      if (t > now_) now_ = t;
+    }
+    return now_;
+  }
+  bool virtual_time() const { return real_time_ == nullptr; }
   Tracer& tracer() { return tracer_; }
   const KernelStats& stats() const { return stats_; }
   const KernelLimits& limits() const { return limits_; }
@@ -162,7 +182,8 @@ class Kernel {
   Tracer& tracer_;
   KernelLimits limits_;
   Rng sched_rng_;
-  Instant now_;
+  TimeSource* real_time_ = nullptr;
+  mutable Instant now_;  // in real time, the latest reading (kept monotonic)
   uint64_t timer_seq_ = 0;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   std::vector<Group> groups_;
