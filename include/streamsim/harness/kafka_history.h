@@ -72,19 +72,35 @@ struct KafkaHistory {
   bool read_committed = true;  // consumers used isolation.level=read_committed
 };
 
-// Properties, each with the offending partitions, offsets and values as evidence:
-// - lost_writes: an acked value (outside aborted transactions) is missing from
-//   the final log, or sits at an offset other than the one acknowledged;
-// - no_duplicates: a value appears at more than one offset;
-// - no_poll_skips: a consumer, without repositioning, jumped over an offset whose
-//   final-log value it should have seen;
-// - monotonic_sends: one producer's acked offsets on a partition go backwards in
-//   send order (only checked when the history says order must hold);
-// - monotonic_polls: a consumer's offsets on a partition go backwards without a
-//   reposition;
-// - no_aborted_reads: a read_committed consumer saw a value of an aborted or
-//   never-committed transaction, or of a failed send;
-// - one_owner_per_generation: two consumers owned one partition in one generation.
+// Properties, in this order, each with the first offending case (partition,
+// offsets, values, producer / consumer) as one-line evidence. A value is
+// "committed-visible" when its send was acked and it is outside a transaction or
+// its transaction committed; a transaction whose outcome is unknown (or not
+// recorded) counts as committed once any of its values is in the final log.
+// - lost_writes: a committed-visible value is missing from the final log, or sits
+//   at an offset other than the one acknowledged, or its partition could not be
+//   read;
+// - no_duplicates: a value appears at more than one position of the final log,
+//   or one consumer polled it at two different positions (re-reading the same
+//   offset is not a duplicate);
+// - no_poll_skips: two consecutive polls of one consumer on one partition, in
+//   seq order, in the same generation, the later one not after_seek, at offsets
+//   a < b, with a committed-visible final-log value strictly between a and b
+//   (offsets of aborted data and markers are gaps, not skips);
+// - monotonic_sends: one producer's acked offsets on a partition do not strictly
+//   increase in send_index order (only checked when sends_must_be_ordered);
+// - monotonic_polls: a consumer's offsets on a partition do not strictly increase
+//   in seq order, unless the later poll is after_seek or the generation changed;
+// - no_aborted_reads: a read_committed consumer (only when read_committed) or the
+//   final read_committed log returned a value of an aborted transaction, of a
+//   transaction without a known commit, of a failed send, or never sent;
+// - one_owner_per_generation: two consumers were assigned one partition in one
+//   generation (assignments with a negative generation, manual assign(), are
+//   not group ownership and are ignored).
+// Polls with equal seq keep their order in `polls`. O(n log n) in the history.
+// Preconditions (SS_ASSERT): send values are unique; acked sends have an offset
+// >= 0; no two sends of one producer to one partition share a send_index; no
+// transaction has two different outcomes; poll offsets are >= 0.
 std::vector<scenarios::PropertyResult> check_kafka(const KafkaHistory& h, bool sends_must_be_ordered);
 
 }  // namespace streamsim::harness

@@ -6,20 +6,26 @@
 //   sequence (idempotence), transactional and control flags (a control batch is
 //   a COMMIT or ABORT marker), and a CRC over its contents.
 // - Batches live in segment files "<dir>/<base offset, 20 digits>.log"; a new
-//   segment starts when the active one exceeds segment_bytes. Each batch is
+//   segment starts when the active one holds segment_bytes or more. Each batch is
 //   written as one framed record (core/checksum.h), so a torn tail or a flipped
 //   bit is detected on recovery and cut off there.
 // - Like Kafka's default (log.flush.interval.messages = infinite), append does
-//   not fsync: durability comes from replication. flush() fsyncs the active
-//   segment (a "flush setting" of the broker calls it per append or periodically).
-//   Unflushed batches may be lost or torn by a crash; recovery keeps the valid
-//   prefix.
+//   not fsync: durability comes from replication. flush() fsyncs the segments
+//   written since the last flush (a "flush setting" of the broker calls it per
+//   append or periodically). Unflushed batches may be lost or torn by a crash;
+//   recovery keeps the valid prefix.
 // - The leader-epoch cache maps each leader epoch to the first offset written in
 //   it; followers use end_offset_for_epoch() to truncate after a leader change,
 //   as Kafka's OffsetsForLeaderEpoch does (KIP-101).
 //
 // All calls that touch Storage suspend the calling task (simulated disk latency).
-// Not thread-safe; owned by the broker's partition state.
+// Not thread-safe; owned by the broker's partition state. Because the mutating
+// calls (recover, append, append_replica, flush, truncate_to) suspend, two tasks
+// must not run them at once: serialise them (core/sync.h Mutex); an overlap
+// asserts. read() does not suspend and sees only completed calls.
+// After an io_error from a mutating call the on-disk state is unknown, so every
+// later mutating call returns io_error too (Kafka takes the log dir offline);
+// a new PartitionLog's recover() rebuilds from the disk.
 #pragma once
 
 #include <streamsim/core/result.h>
@@ -29,6 +35,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace streamsim::sim::kafka {
@@ -65,7 +73,7 @@ enum class LogErrc { io_error = 1, offset_out_of_range, corrupt };
 
 struct LogConfig {
   std::string dir;                  // e.g. "kafka/clicks-0"
-  uint64_t segment_bytes = 1 << 20; // roll the active segment beyond this
+  uint64_t segment_bytes = 1 << 20; // roll the active segment once it holds this much (> 0)
 };
 
 struct RecoveryReport {
@@ -81,6 +89,8 @@ class PartitionLog {
 
   // Reads every segment, rebuilds the in-memory index and epoch cache, cuts a
   // torn or corrupt tail (and everything after it, including later segments).
+  // The cut is durable when it returns. Precondition: called once, on a fresh
+  // log, before any other mutating call.
   Result<RecoveryReport, LogErrc> recover();
 
   // Appends a batch: assigns base_offset = log end offset and returns it.
@@ -98,7 +108,9 @@ class PartitionLog {
 
   // Removes every record at or after `offset` (batch-aligned: the batch holding
   // `offset` goes too and end becomes that batch's base offset). Updates the
-  // epoch cache. Returns the new end offset.
+  // epoch cache. Returns the new end offset. Durable when it returns (it flushes):
+  // removed records never come back after a crash.
+  // offset_out_of_range if offset < start_offset(); no-op if offset >= end.
   Result<int64_t, LogErrc> truncate_to(int64_t offset);
 
   int64_t start_offset() const { return 0; }
@@ -122,9 +134,13 @@ class PartitionLog {
   struct Entry {
     Batch batch;
     size_t segment;
-    uint64_t encoded_bytes;
+    uint64_t encoded_bytes;  // encode_batch() size (read()'s max_bytes counts these)
+    uint64_t file_pos;       // where its frame starts in the segment file
   };
   Result<void, LogErrc> write_entry(Batch b);
+  Result<void, LogErrc> flush_dirty();
+  Unexpected<LogErrc> fail();            // marks the log failed; returns io_error
+  size_t index_of(int64_t offset) const;  // batch holding offset (binary search)
   Storage& storage_;
   LogConfig cfg_;
   std::vector<Segment> segments_;
@@ -133,7 +149,9 @@ class PartitionLog {
   int64_t end_ = 0;
   uint64_t unflushed_ = 0;
   bool dir_dirty_ = false;
-  std::vector<size_t> dirty_segments_;
+  std::vector<size_t> dirty_segments_;  // sorted, unique
+  bool busy_ = false;    // a mutating call is suspended in Storage
+  bool failed_ = false;  // an I/O error left the disk state unknown
 };
 
 }  // namespace streamsim::sim::kafka

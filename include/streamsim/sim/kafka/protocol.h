@@ -1,0 +1,172 @@
+// Messages of the simulated Kafka protocol. They carry the fields of the real
+// Kafka APIs that change behaviour under faults; they travel as typed payloads
+// over the simulated network (no encoding), one request/response pair per API.
+//
+// Controller <-> broker follows KRaft's shape with a single controller: brokers
+// heartbeat to the controller and receive the partition states they host in the
+// heartbeat response (the metadata image), leaders ask the controller to change
+// an ISR (AlterPartition). The controller is the source of truth for leaders,
+// leader epochs and ISRs, and persists them on its disk.
+#pragma once
+
+#include <streamsim/kafka.h>
+#include <streamsim/sim/kafka/log.h>
+#include <streamsim/sim/network.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace streamsim::sim::kafka {
+
+using BrokerId = int32_t;
+using streamsim::kafka::Errc;
+using streamsim::kafka::TopicPartition;
+
+constexpr uint32_t kBrokerPort = 9092;      // client and inter-broker requests
+constexpr uint32_t kControllerPort = 9093;  // broker heartbeats, AlterPartition, CreateTopics
+
+struct PartitionState {
+  TopicPartition tp;
+  BrokerId leader = -1;  // -1: offline
+  int32_t leader_epoch = 0;
+  int32_t partition_epoch = 0;  // bumps on every change (leader or ISR)
+  std::vector<BrokerId> replicas;
+  std::vector<BrokerId> isr;
+};
+
+struct TopicState {
+  std::string name;
+  int32_t partitions = 1;
+  int16_t replication = 1;
+  int32_t min_insync_replicas = 1;
+  bool unclean_leader_election = false;
+  int64_t flush_messages = 0;  // 0: never fsync per append (Kafka's default)
+};
+
+struct MetadataImage {
+  int64_t version = 0;
+  int32_t controller_epoch = 0;
+  std::map<std::string, TopicState> topics;
+  std::map<TopicPartition, PartitionState> partitions;
+  std::vector<BrokerId> live_brokers;
+};
+
+// --- Controller API ---
+struct BrokerHeartbeatReq final : Payload {
+  BrokerId broker = 0;
+  uint64_t incarnation = 0;
+  int64_t known_version = -1;
+  const char* type_name() const override { return "BrokerHeartbeat"; }
+};
+struct BrokerHeartbeatResp final : Payload {
+  int32_t controller_epoch = 0;
+  std::shared_ptr<const MetadataImage> image;  // null if known_version is current
+  const char* type_name() const override { return "BrokerHeartbeatResponse"; }
+};
+struct AlterPartitionReq final : Payload {
+  BrokerId leader = 0;
+  TopicPartition tp;
+  int32_t leader_epoch = 0;
+  int32_t partition_epoch = 0;
+  std::vector<BrokerId> new_isr;
+  const char* type_name() const override { return "AlterPartition"; }
+};
+struct AlterPartitionResp final : Payload {
+  Errc error = Errc::no_error;
+  PartitionState state;
+  const char* type_name() const override { return "AlterPartitionResponse"; }
+};
+struct CreateTopicsReq final : Payload {
+  std::vector<TopicState> topics;
+  const char* type_name() const override { return "CreateTopics"; }
+};
+struct CreateTopicsResp final : Payload {
+  std::vector<Errc> errors;
+  const char* type_name() const override { return "CreateTopicsResponse"; }
+};
+struct ControllerMetadataReq final : Payload {
+  const char* type_name() const override { return "ControllerMetadata"; }
+};
+struct ControllerMetadataResp final : Payload {
+  std::shared_ptr<const MetadataImage> image;
+  const char* type_name() const override { return "ControllerMetadataResponse"; }
+};
+
+// --- Broker API ---
+struct MetadataReq final : Payload {
+  const char* type_name() const override { return "Metadata"; }
+};
+struct MetadataResp final : Payload {
+  std::shared_ptr<const MetadataImage> image;
+  const char* type_name() const override { return "MetadataResponse"; }
+};
+
+struct ProducePartition {
+  TopicPartition tp;
+  Batch batch;
+};
+struct ProduceReq final : Payload {
+  int16_t acks = -1;
+  Duration timeout = Duration::seconds(30);
+  std::vector<ProducePartition> partitions;
+  const char* type_name() const override { return "Produce"; }
+};
+struct ProducePartitionResult {
+  TopicPartition tp;
+  Errc error = Errc::no_error;
+  int64_t base_offset = -1;
+};
+struct ProduceResp final : Payload {
+  std::vector<ProducePartitionResult> results;
+  const char* type_name() const override { return "ProduceResponse"; }
+};
+
+struct FetchPartition {
+  TopicPartition tp;
+  int64_t fetch_offset = 0;
+  int32_t current_leader_epoch = -1;
+  int32_t last_fetched_epoch = -1;
+};
+struct FetchReq final : Payload {
+  BrokerId replica = -1;  // -1: a consumer
+  Duration max_wait = Duration::millis(100);
+  bool read_committed = true;
+  std::vector<FetchPartition> partitions;
+  const char* type_name() const override { return "Fetch"; }
+};
+struct FetchPartitionResult {
+  TopicPartition tp;
+  Errc error = Errc::no_error;
+  int32_t leader_epoch = -1;
+  int64_t high_watermark = 0;
+  std::optional<int64_t> truncate_to;
+  int32_t diverging_epoch = -1;
+  std::vector<Batch> batches;
+};
+struct FetchResp final : Payload {
+  std::vector<FetchPartitionResult> results;
+  const char* type_name() const override { return "FetchResponse"; }
+};
+
+struct ListOffsetsReq final : Payload {
+  std::vector<TopicPartition> partitions;
+  bool latest = true;
+  const char* type_name() const override { return "ListOffsets"; }
+};
+struct ListOffsetsResp final : Payload {
+  std::vector<std::pair<Errc, int64_t>> results;
+  const char* type_name() const override { return "ListOffsetsResponse"; }
+};
+
+struct InitProducerIdReq final : Payload {
+  const char* type_name() const override { return "InitProducerId"; }
+};
+struct InitProducerIdResp final : Payload {
+  Errc error = Errc::no_error;
+  int64_t producer_id = -1;
+  int16_t producer_epoch = 0;
+  const char* type_name() const override { return "InitProducerIdResponse"; }
+};
+
+}  // namespace streamsim::sim::kafka

@@ -1,0 +1,272 @@
+#include <streamsim/sim/kafka/replica.h>
+
+#include <streamsim/core/assert.h>
+
+#include <algorithm>
+
+namespace streamsim::sim::kafka {
+
+Replica::Replica(BrokerId self, PartitionLog& log, PartitionConfig cfg) : self_(self), log_(log), cfg_(cfg) {
+  SS_ASSERT(self >= 0, "broker ids are non-negative");
+  SS_ASSERT(cfg.min_insync_replicas >= 1, "min.insync.replicas must be at least 1");
+}
+
+void Replica::load() {
+  producers_.clear();
+  auto batches = log_.read(log_.start_offset(), UINT64_MAX);
+  SS_ASSERT(batches.ok(), "reading a recovered log from its start failed");
+  for (const Batch& b : *batches) remember(b);
+}
+
+void Replica::remember(const Batch& b) {
+  if (b.producer_id < 0 || b.base_sequence < 0 || b.control != ControlType::none) return;
+  ProducerState& p = producers_[b.producer_id];
+  if (b.producer_epoch > p.epoch) {
+    p.epoch = b.producer_epoch;
+    p.last.clear();
+  }
+  int32_t last = b.base_sequence + static_cast<int32_t>(b.records.size()) - 1;
+  p.last.push_back(CachedBatch{b.base_sequence, last, b.base_offset});
+  while (p.last.size() > 5) p.last.pop_front();
+}
+
+bool Replica::become_leader(int32_t epoch, std::vector<BrokerId> replicas, std::vector<BrokerId> isr, Instant now) {
+  if (epoch <= leader_epoch_) return false;
+  SS_ASSERT(std::find(isr.begin(), isr.end(), self_) != isr.end(), "a new leader must be in the ISR it is given");
+  leader_epoch_ = epoch;
+  leader_ = self_;
+  replicas_ = std::move(replicas);
+  isr_ = std::move(isr);
+  followers_.clear();
+  for (BrokerId r : replicas_) {
+    if (r == self_) continue;
+    // A follower's log end is unknown until it fetches (-1), so it cannot hold
+    // the high watermark up to a value it never confirmed nor rejoin the ISR; it
+    // starts "caught up now" and gets replica.lag.time.max.ms to fetch.
+    followers_[r] = FollowerState{-1, now, now, log_.end_offset()};
+  }
+  epoch_start_offset_ = log_.end_offset();
+  // The high watermark carries over and only advances from here, as in Kafka.
+  hw_ = std::min(hw_, log_.end_offset());
+  advance_hw();
+  return true;
+}
+
+bool Replica::become_follower(int32_t epoch, BrokerId leader) {
+  if (epoch <= leader_epoch_ && leader_ == leader) return false;
+  if (epoch < leader_epoch_) return false;
+  SS_ASSERT(leader != self_, "become_follower of itself");
+  leader_epoch_ = epoch;
+  leader_ = leader;
+  followers_.clear();
+  return true;
+}
+
+void Replica::set_isr(std::vector<BrokerId> isr) {
+  SS_ASSERT(!is_leader() || std::find(isr.begin(), isr.end(), self_) != isr.end(), "the leader left its own ISR");
+  isr_ = std::move(isr);
+  if (is_leader()) advance_hw();
+}
+
+void Replica::advance_hw() {
+  SS_ASSERT(is_leader(), "only the leader computes the high watermark");
+  int64_t min_leo = log_.end_offset();
+  for (BrokerId r : isr_) {
+    if (r == self_) continue;
+    auto it = followers_.find(r);
+    min_leo = std::min(min_leo, it == followers_.end() ? int64_t{-1} : it->second.leo);
+  }
+  if (min_leo > hw_) hw_ = min_leo;
+  SS_ASSERT(hw_ <= log_.end_offset(), "high watermark above the leader's log end");
+}
+
+ProduceOutcome Replica::append(Batch b, int acks) {
+  ProduceOutcome out;
+  SS_ASSERT(!b.records.empty(), "empty produce batch");
+  if (!is_leader()) {
+    out.error = Errc::not_leader_or_follower;
+    return out;
+  }
+  if (acks == -1 && static_cast<int32_t>(isr_.size()) < cfg_.min_insync_replicas) {
+    out.error = Errc::not_enough_replicas;
+    return out;
+  }
+  if (b.producer_id >= 0 && b.base_sequence >= 0) {
+    auto it = producers_.find(b.producer_id);
+    const int32_t last_seq = b.base_sequence + static_cast<int32_t>(b.records.size()) - 1;
+    if (it != producers_.end()) {
+      ProducerState& p = it->second;
+      if (b.producer_epoch < p.epoch) {
+        out.error = Errc::invalid_producer_epoch;
+        return out;
+      }
+      if (b.producer_epoch == p.epoch) {
+        for (const CachedBatch& c : p.last) {
+          if (c.first_seq == b.base_sequence && c.last_seq == last_seq) {
+            out.duplicate = true;
+            out.base_offset = c.base_offset;
+            out.last_offset = c.base_offset + (last_seq - b.base_sequence);
+            return out;
+          }
+        }
+        if (!p.last.empty() && b.base_sequence != p.last.back().last_seq + 1) {
+          out.error = Errc::out_of_order_sequence_number;
+          return out;
+        }
+      } else if (b.base_sequence != 0) {
+        out.error = Errc::out_of_order_sequence_number;  // a new epoch starts at sequence 0
+        return out;
+      }
+    } else if (b.base_sequence != 0) {
+      // Unknown producer (e.g. its state was lost with an unclean leader).
+      out.error = Errc::unknown_producer_id;
+      return out;
+    }
+  }
+  b.leader_epoch = leader_epoch_;
+  auto r = log_.append(std::move(b));
+  if (!r.ok()) {
+    out.error = Errc::local_fatal;
+    return out;
+  }
+  out.base_offset = *r;
+  out.last_offset = log_.end_offset() - 1;
+  auto appended = log_.read(out.base_offset, 1);
+  SS_ASSERT(appended.ok() && !appended->empty(), "the batch just appended cannot be read back");
+  remember(appended->front());
+  advance_hw();  // a single-replica ISR commits at once
+  return out;
+}
+
+ReplicaFetchResponse Replica::on_follower_fetch(BrokerId follower, int32_t follower_leader_epoch, int64_t fetch_offset,
+                                                int32_t last_fetched_epoch, Instant now) {
+  ReplicaFetchResponse resp;
+  resp.leader_epoch = leader_epoch_;
+  if (!is_leader()) {
+    resp.error = Errc::not_leader_or_follower;
+    return resp;
+  }
+  if (follower_leader_epoch < leader_epoch_) {
+    resp.error = Errc::fenced_leader_epoch;
+    return resp;
+  }
+  if (follower_leader_epoch > leader_epoch_) {
+    resp.error = Errc::unknown_leader_epoch;
+    return resp;
+  }
+  auto fit = followers_.find(follower);
+  if (fit == followers_.end()) {
+    resp.error = Errc::not_leader_or_follower;  // not a replica of this partition
+    return resp;
+  }
+  // Divergence: the follower's last epoch ends earlier (or does not exist) here.
+  if (last_fetched_epoch >= 0) {
+    auto end = log_.end_offset_for_epoch(last_fetched_epoch);
+    int64_t epoch_end = end ? end->second : 0;
+    if (!end || end->first != last_fetched_epoch || fetch_offset > epoch_end) {
+      resp.truncate_to = std::min(epoch_end, fetch_offset);
+      resp.diverging_epoch = end ? end->first : -1;
+      resp.high_watermark = hw_;
+      return resp;
+    }
+  }
+  if (fetch_offset > log_.end_offset()) {
+    resp.truncate_to = log_.end_offset();
+    resp.high_watermark = hw_;
+    return resp;
+  }
+  FollowerState& f = fit->second;
+  const int64_t leo = log_.end_offset();
+  // Kafka's rule for "caught up": the fetch reached the leader's end now, or the
+  // end as it was at the follower's previous fetch.
+  if (fetch_offset >= leo) {
+    f.last_caught_up = now;
+  } else if (fetch_offset >= f.leader_leo_at_last_fetch) {
+    f.last_caught_up = std::max(f.last_caught_up, f.last_fetch);
+  }
+  f.leo = fetch_offset;
+  f.last_fetch = now;
+  f.leader_leo_at_last_fetch = leo;
+  advance_hw();
+  if (fetch_offset < leo) {
+    auto batches = log_.read(fetch_offset, cfg_.max_fetch_bytes);
+    if (!batches.ok()) {
+      resp.error = Errc::offset_out_of_range;
+      return resp;
+    }
+    resp.batches = std::move(*batches);
+  }
+  resp.high_watermark = hw_;
+  return resp;
+}
+
+Result<std::vector<Batch>, Errc> Replica::read(int64_t offset, uint64_t max_bytes) const {
+  if (!is_leader()) return unexpected(Errc::not_leader_or_follower);
+  if (offset < log_.start_offset() || offset > hw_) return unexpected(Errc::offset_out_of_range);
+  if (offset == hw_) return std::vector<Batch>{};
+  auto r = log_.read(offset, max_bytes);
+  if (!r.ok()) return unexpected(Errc::offset_out_of_range);
+  std::vector<Batch> out;
+  for (Batch& b : *r) {
+    if (b.base_offset >= hw_) break;
+    // Only records below the high watermark are visible to consumers.
+    if (b.next_offset() > hw_) b.records.resize(static_cast<size_t>(hw_ - b.base_offset));
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+std::vector<BrokerId> Replica::lagging_followers(Instant now) const {
+  std::vector<BrokerId> out;
+  if (!is_leader()) return out;
+  for (BrokerId r : isr_) {
+    if (r == self_) continue;
+    auto it = followers_.find(r);
+    if (it == followers_.end() || now - it->second.last_caught_up > cfg_.replica_lag_time_max) out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<BrokerId> Replica::caught_up_followers() const {
+  std::vector<BrokerId> out;
+  if (!is_leader()) return out;
+  for (const auto& [r, f] : followers_) {
+    bool in_isr = std::find(isr_.begin(), isr_.end(), r) != isr_.end();
+    // Kafka adds a follower back once it reached the high watermark (and the
+    // start of the leader's epoch; the high watermark is past that here).
+    if (!in_isr && f.leo >= 0 && f.leo >= std::max(hw_, epoch_start_offset_)) {
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+Errc Replica::on_fetch_response(const ReplicaFetchResponse& r) {
+  SS_ASSERT(!is_leader(), "a leader applied a fetch response");
+  if (r.error != Errc::no_error) return r.error;
+  if (r.leader_epoch != leader_epoch_) return Errc::fenced_leader_epoch;  // stale answer
+  if (r.truncate_to) {
+    // KIP-279: never keep more than this replica itself wrote in that epoch.
+    int64_t mine = 0;
+    if (r.diverging_epoch >= 0) {
+      if (auto e = log_.end_offset_for_epoch(r.diverging_epoch)) mine = e->second;
+    }
+    int64_t to = std::min({*r.truncate_to, mine, log_.end_offset()});
+    auto t = log_.truncate_to(to);
+    if (!t.ok()) return Errc::local_fatal;
+    hw_ = std::min(hw_, log_.end_offset());
+    load();  // producer state must match the shortened log
+    return Errc::no_error;
+  }
+  for (const Batch& b : r.batches) {
+    if (b.next_offset() <= log_.end_offset()) continue;  // already have it
+    if (b.base_offset != log_.end_offset()) return Errc::offset_out_of_range;
+    auto a = log_.append_replica(b);
+    if (!a.ok()) return Errc::local_fatal;
+    remember(b);
+  }
+  hw_ = std::max(hw_, std::min(r.high_watermark, log_.end_offset()));
+  return Errc::no_error;
+}
+
+}  // namespace streamsim::sim::kafka
