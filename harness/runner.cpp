@@ -3,7 +3,9 @@
 #include <streamsim/core/assert.h>
 #include <streamsim/faults/nemesis.h>
 #include <streamsim/harness/checkers.h>
+#include <streamsim/harness/kafka_history.h>
 #include <streamsim/scenarios/counter.h>
+#include <streamsim/scenarios/kafka_jepsen.h>
 #include <streamsim/sim/simulation.h>
 
 #include <algorithm>
@@ -93,6 +95,13 @@ RunReport run_scenario(const proto::Scenario& s, const RunOptions& opt) {
   std::vector<PropertyResult> all;
   if (auto* cw = dynamic_cast<scenarios::CounterWorkload*>(w.get())) {
     all = check_counter(cw->history(), cw->replica_count());
+  } else if (auto* kw = dynamic_cast<scenarios::KafkaJepsenWorkload*>(w.get())) {
+    all = check_kafka(kw->history(), kw->idempotent());
+    // Liveness: after the heal, every partition must be readable to its end.
+    PropertyResult live{"liveness", true, ""};
+    if (!kw->final_read_done()) live = {"liveness", false, "the final read did not finish within the liveness phase"};
+    else if (!kw->final_read_error().empty()) live = {"liveness", false, kw->final_read_error()};
+    all.push_back(live);
   }
   all.push_back(PropertyResult{"no_task_failure", task_ok, task_ok ? "" : failure});
   all.push_back(PropertyResult{"within_limits", within_limits,

@@ -2,6 +2,7 @@
 #include <streamsim/scenarios/scenario.h>
 
 #include <streamsim/core/assert.h>
+#include <streamsim/kafka/config.h>
 
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
@@ -129,6 +130,40 @@ void validate_fault_fields(Validator& v, const proto::ScriptedFault& f, const pb
   }
 }
 
+void validate_kafka(Validator& v, const proto::Scenario& s, const pb::TextFormat::ParseInfoTree* st) {
+  const auto& k = s.kafka();
+  auto* t = v.nested(st, s, "kafka");
+  v.check(k.brokers() <= 16, k, t, "kafka", "brokers", "must be between 1 and 16 (0 means the default, 3)");
+  v.check(k.producers() <= 32, k, t, "kafka", "producers", "must be at most 32");
+  v.check(k.consumers() <= 32, k, t, "kafka", "consumers", "must be at most 32");
+  const uint32_t brokers = k.brokers() ? k.brokers() : 3;
+  for (int i = 0; i < k.topics_size(); ++i) {
+    const auto& topic = k.topics(i);
+    auto* tt = v.nested(t, k, "topics", i);
+    std::string path = "kafka.topics[" + std::to_string(i) + "]";
+    v.check(!topic.name().empty(), topic, tt, path, "name", "a topic needs a name");
+    v.check(topic.partitions() <= 256, topic, tt, path, "partitions", "must be at most 256");
+    uint32_t rf = topic.replication() ? topic.replication() : 3;
+    v.check(rf <= brokers, topic, tt, path, "replication", "exceeds the number of brokers (" + std::to_string(brokers) + ")");
+    v.check(topic.min_insync_replicas() <= rf, topic, tt, path, "min_insync_replicas", "exceeds the replication factor");
+  }
+  // Client properties are librdkafka's: the same validation as the clients use.
+  for (const char* field : {"producer_config", "consumer_config"}) {
+    const bool producer = std::string(field) == "producer_config";
+    const auto& props = producer ? k.producer_config() : k.consumer_config();
+    std::vector<std::pair<std::string, std::string>> kv = {{"bootstrap.servers", "broker-0"}};
+    for (const auto& p : props) kv.push_back({p.key(), p.value()});
+    auto r = streamsim::kafka::Config::make(producer ? streamsim::kafka::Role::producer : streamsim::kafka::Role::consumer, kv);
+    if (!r.ok()) {
+      int index = 0;
+      for (int i = 0; i < props.size(); ++i) {
+        if (props[i].key() == r.error().property) index = i;
+      }
+      v.check(false, k, t, "kafka", field, r.error().format(), index);
+    }
+  }
+}
+
 std::set<std::string> workload_nodes(const proto::Scenario& s) {
   std::set<std::string> out;
   if (s.has_counter()) {
@@ -137,6 +172,11 @@ std::set<std::string> workload_nodes(const proto::Scenario& s) {
     uint32_t c = s.counter().clients() ? s.counter().clients() : 3;
     for (uint32_t i = 0; i < c; ++i) out.insert("client" + std::to_string(i));
   }
+  if (s.has_kafka()) {
+    uint32_t b = s.kafka().brokers() ? s.kafka().brokers() : 3;
+    for (uint32_t i = 0; i < b; ++i) out.insert("broker-" + std::to_string(i));
+    out.insert("controller");
+  }
   return out;
 }
 
@@ -144,7 +184,7 @@ void validate(Validator& v, const proto::Scenario& s) {
   auto* root = v.root();
   v.check(!s.name().empty(), s, root, "", "name", "every scenario needs a name");
   v.check(s.workload_case() != proto::Scenario::WORKLOAD_NOT_SET, s, root, "", "counter",
-          "no workload: set one of the workload fields (counter)");
+          "no workload: set one of the workload fields (counter, kafka)");
   if (s.has_run()) {
     const auto& r = s.run();
     auto* t = v.nested(root, s, "run");
@@ -168,6 +208,7 @@ void validate(Validator& v, const proto::Scenario& s) {
     v.check(in_unit(d.bit_flip_probability()), d, t, "disk", "bit_flip_probability", "must be within [0, 1]");
   }
   if (s.has_counter()) validate_counter(v, s, root);
+  if (s.has_kafka()) validate_kafka(v, s, root);
   std::set<std::string> nodes = workload_nodes(s);
   if (s.has_faults()) {
     const auto& f = s.faults();
@@ -212,6 +253,10 @@ std::vector<std::string> known_properties(const proto::Scenario& s) {
   std::vector<std::string> out;
   if (s.has_counter()) {
     out = {"acked_durable", "no_duplicates", "replicas_agree", "values_consistent", "liveness"};
+  }
+  if (s.has_kafka()) {
+    out = {"lost_writes",      "no_duplicates",    "no_poll_skips", "monotonic_sends",
+           "monotonic_polls",  "no_aborted_reads", "one_owner_per_generation", "liveness"};
   }
   out.push_back("no_task_failure");
   out.push_back("within_limits");

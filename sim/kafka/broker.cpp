@@ -114,9 +114,14 @@ void Broker::follower_loop(TopicPartition tp) {
     rf.high_watermark = res.high_watermark;
     rf.truncate_to = res.truncate_to;
     rf.diverging_epoch = res.diverging_epoch;
-    Errc e = h->replica.on_fetch_response(rf);
+    Errc e;
+    {
+      UniqueLock lk(rt_, h->write);
+      if (h->replica.is_leader() || h->replica.leader() != leader) continue;  // changed while waiting for the lock
+      e = h->replica.on_fetch_response(rf);
+      if (e == Errc::no_error) flush_if_configured(*h, static_cast<int64_t>(rf.batches.size()));
+    }
     if (e == Errc::no_error) {
-      flush_if_configured(*h, static_cast<int64_t>(rf.batches.size()));
       h->changed.notify_all();
     } else {
       rt_.sleep_for(Duration::millis(20));

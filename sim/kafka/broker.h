@@ -20,6 +20,7 @@ struct PartitionHost {
   Replica replica;
   TopicState topic;
   CondVar changed;          // new data appended or high watermark moved
+  Mutex write;              // serialises log mutations (appends, truncation, flush) across tasks
   bool fetcher_running = false;
   int64_t appended_since_flush = 0;
 };

@@ -41,6 +41,7 @@ std::string encode_image(const MetadataImage& m) {
     o << "topic " << name << " " << t.partitions << " " << t.replication << " " << t.min_insync_replicas << " "
       << t.unclean_leader_election << " " << t.flush_messages << "\n";
   }
+  for (const auto& [b, e] : m.broker_epochs) o << "broker " << b << " " << e << "\n";
   for (const auto& [tp, p] : m.partitions) {
     o << "partition " << tp.topic << " " << tp.partition << " " << p.leader << " " << p.leader_epoch << " "
       << p.partition_epoch << " " << join(p.replicas) << " " << join(p.isr) << "\n";
@@ -63,6 +64,11 @@ bool decode_image(std::string_view text, MetadataImage* out) {
         in >> t.name >> t.partitions >> t.replication >> t.min_insync_replicas >> t.unclean_leader_election >>
             t.flush_messages;
         m.topics[t.name] = t;
+      } else if (kind == "broker") {
+        BrokerId b = 0;
+        uint64_t e = 0;
+        in >> b >> e;
+        m.broker_epochs[b] = e;
       } else if (kind == "partition") {
         PartitionState p;
         std::string replicas, isr;
@@ -124,6 +130,13 @@ void Controller::persist() {
   SS_ASSERT(a.ok(), "controller metadata append failed");
   auto f = rt_.storage().fsync(kMetaFile);
   SS_ASSERT(f.ok(), "controller metadata fsync failed");
+  if (!name_durable_) {
+    // A new file's name survives a crash only after the directory is synced
+    // (without this a restarted controller forgot every topic: found by sweep).
+    auto d = rt_.storage().sync_dir();
+    SS_ASSERT(d.ok(), "controller sync_dir failed");
+    name_durable_ = true;
+  }
 }
 
 void Controller::changed() {

@@ -42,6 +42,7 @@ class Controller {
     bool fenced = true;
   };
   std::map<BrokerId, Liveness> liveness_;
+  bool name_durable_ = false;
 };
 
 std::string encode_image(const MetadataImage& m);

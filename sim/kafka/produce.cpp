@@ -16,11 +16,16 @@ std::shared_ptr<const Payload> Broker::handle_produce(const ProduceReq& r) {
       resp->results.push_back(res);
       continue;
     }
-    ProduceOutcome o = h->replica.append(part.batch, r.acks);
+    ProduceOutcome o;
+    {
+      // The log suspends on disk writes; appends of concurrent requests must not interleave.
+      UniqueLock lk(rt_, h->write);
+      o = h->replica.append(part.batch, r.acks);
+      if (o.error == Errc::no_error && !o.duplicate) flush_if_configured(*h, static_cast<int64_t>(part.batch.records.size()));
+    }
     res.error = o.error;
     res.base_offset = o.base_offset;
     if (o.error == Errc::no_error) {
-      if (!o.duplicate) flush_if_configured(*h, static_cast<int64_t>(part.batch.records.size()));
       h->changed.notify_all();
       if (o.duplicate) rt_.trace("kafka/duplicate_batch", static_cast<uint64_t>(o.base_offset), 0);
     }

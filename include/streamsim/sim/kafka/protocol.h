@@ -50,6 +50,11 @@ struct MetadataImage {
   std::map<std::string, TopicState> topics;
   std::map<TopicPartition, PartitionState> partitions;
   std::vector<BrokerId> live_brokers;
+  // The process incarnation each broker last registered with (KRaft's broker
+  // epoch). A heartbeat with a different one is a restart: the controller fences
+  // the old incarnation first (leaders move, the ISR shrinks), so a broker that
+  // lost unflushed data never resumes leadership from stale metadata.
+  std::map<BrokerId, uint64_t> broker_epochs;
 };
 
 // --- Controller API ---
