@@ -30,7 +30,7 @@ build: configure
 # The default suite on the embedded simulated world: every safe scenario must
 # hold on every seed and every canary must be caught.
 demo: build
-	@./$(BUILD)/streamsim sweep scenarios/kernel scenarios/canary --seeds $(SEEDS) --jobs $(JOBS)
+	@./$(BUILD)/streamsim sweep scenarios/kernel scenarios/kafka scenarios/canary --seeds $(SEEDS) --jobs $(JOBS)
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
