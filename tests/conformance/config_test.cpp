@@ -24,6 +24,8 @@ bool librdkafka_accepts(rd_kafka_type_t type, const Props& props, std::string* w
   }
   rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
   if (rk == nullptr) {
+    // rd_kafka_new takes the configuration only when it succeeds.
+    rd_kafka_conf_destroy(conf);
     *why = err;
     return false;
   }
