@@ -4,6 +4,8 @@
 // Numbers only; the targets are discussed in the closing notes, never asserted.
 #include <streamsim/harness/bench.h>
 
+#include "proc_status.h"
+
 #include <streamsim/live/mock_cluster.h>
 #include <streamsim/sim/kafka/client.h>
 #include <streamsim/sim/kafka/cluster.h>
@@ -27,19 +29,6 @@ namespace k = streamsim::kafka;
 namespace sk = streamsim::sim::kafka;
 using Clock = std::chrono::steady_clock;
 
-uint64_t rss_bytes(const char* key) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(key, 0) == 0) {
-      std::istringstream ss(line.substr(std::string(key).size()));
-      uint64_t kb = 0;
-      ss >> kb;
-      return kb * 1024;
-    }
-  }
-  return 0;
-}
 
 struct SimResult {
   double produce_s = 0, consume_s = 0, msgs_per_s = 0, sim_seconds = 0;
@@ -92,7 +81,7 @@ SimResult run_sim(uint64_t n) {
       if (recs.ok()) res.consumed += recs->size();
     }
     t2 = Clock::now();
-    res.rss_after_bytes = rss_bytes("VmRSS:");
+    res.rss_after_bytes = proc_status_bytes("VmRSS:");
     res.sim_seconds = rt.now().ns() / 1e9;
     s.kernel().request_stop();
   });
@@ -172,7 +161,7 @@ MockResult run_mock(uint64_t n) {
 
 int kafka(bool json, uint64_t messages) {
   SimResult simr = run_sim(messages);
-  uint64_t peak_after_sim = rss_bytes("VmHWM:");
+  uint64_t peak_after_sim = proc_status_bytes("VmHWM:");
   // The mock keeps at most 5 MiB per partition log and silently drops older data
   // (NOTES), so its run is capped below that: 200,000 messages over 6 partitions.
   const uint64_t mock_messages = std::min<uint64_t>(messages, 200'000);

@@ -3,6 +3,8 @@
 // the targets (issue 2) are compared in the closing note and docs, never in tests.
 #include <streamsim/harness/bench.h>
 
+#include "proc_status.h"
+
 #include <streamsim/core/sync.h>
 #include <streamsim/harness/runner.h>
 #include <streamsim/scenarios/scenario.h>
@@ -31,20 +33,6 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Reads a "VmRSS:" style line of /proc/self/status, in bytes.
-uint64_t proc_status_bytes(const char* key) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(key, 0) == 0) {
-      std::istringstream ss(line.substr(std::string(key).size()));
-      uint64_t kb = 0;
-      ss >> kb;
-      return kb * 1024;
-    }
-  }
-  return 0;
-}
 
 sim::SimulationConfig quiet() {
   sim::SimulationConfig cfg;
