@@ -13,8 +13,10 @@ using sim::NodeId;
 
 const char* to_string(FaultKind k) { return proto::FaultKind_Name(k).c_str(); }
 
-Nemesis::Nemesis(sim::Simulation& sim, const proto::Faults& cfg, std::vector<NodeId> targets)
-    : sim_(sim), cfg_(cfg), targets_(std::move(targets)), rng_(Rng::stream(sim.seed(), "faults/nemesis")) {
+Nemesis::Nemesis(sim::Simulation& sim, const proto::Faults& cfg, std::vector<NodeId> targets,
+                 std::vector<NodeId> wipe_targets)
+    : sim_(sim), cfg_(cfg), targets_(std::move(targets)), wipe_targets_(std::move(wipe_targets)),
+      rng_(Rng::stream(sim.seed(), "faults/nemesis")) {
   SS_ASSERT(!targets_.empty() || (cfg.scripted_size() == 0 && cfg.random().kinds_size() == 0),
             "faults configured but the workload has no fault targets");
   for (int k : cfg_.random().kinds()) kinds_.push_back(static_cast<FaultKind>(k));
@@ -65,7 +67,8 @@ void Nemesis::start() {
 
 std::vector<NodeId> Nemesis::pick_targets(FaultKind kind, Rng& rng) {
   std::vector<NodeId> up;
-  for (NodeId n : targets_) {
+  const auto& pool = kind == proto::CRASH_WIPE ? wipe_targets_ : targets_;
+  for (NodeId n : pool) {
     if (sim_.node(n).up()) up.push_back(n);
   }
   const bool pair = kind == proto::PARTITION || kind == proto::ONE_WAY_PARTITION;

@@ -68,7 +68,7 @@ RunReport run_scenario(const proto::Scenario& s, const RunOptions& opt) {
   std::unique_ptr<scenarios::Workload> w = scenarios::make_workload(s);
   SS_ASSERT(w != nullptr, "no factory for the scenario's workload");
   w->setup(sim);
-  faults::Nemesis nemesis(sim, s.faults(), w->fault_targets());
+  faults::Nemesis nemesis(sim, s.faults(), w->fault_targets(), w->disk_loss_targets());
   rep.faults = nemesis.describe();
   nemesis.start();
 

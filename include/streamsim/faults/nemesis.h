@@ -21,7 +21,9 @@ const char* to_string(proto::FaultKind k);
 class Nemesis {
  public:
   // targets: the nodes faults may hit (the workload's fault_targets()).
-  Nemesis(sim::Simulation& sim, const proto::Faults& cfg, std::vector<sim::NodeId> targets);
+  // wipe_targets: the subset whose disks CRASH_WIPE may destroy.
+  Nemesis(sim::Simulation& sim, const proto::Faults& cfg, std::vector<sim::NodeId> targets,
+          std::vector<sim::NodeId> wipe_targets);
   ~Nemesis();
 
   // One line describing the chosen settings (kinds after swarm selection, rates).
@@ -49,6 +51,7 @@ class Nemesis {
   sim::Simulation& sim_;
   proto::Faults cfg_;
   std::vector<sim::NodeId> targets_;
+  std::vector<sim::NodeId> wipe_targets_;
   std::vector<proto::FaultKind> kinds_;  // enabled for this seed
   Rng rng_;
   sim::SimRuntime* node_ = nullptr;

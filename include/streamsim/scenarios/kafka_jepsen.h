@@ -24,6 +24,9 @@ class KafkaJepsenWorkload final : public Workload {
   const char* kind() const override { return "kafka"; }
   void setup(sim::Simulation& sim) override;
   std::vector<sim::NodeId> fault_targets() const override { return targets_; }
+  // Brokers only: the single controller's metadata has no replica (a real
+  // deployment runs a controller quorum; docs/fidelity.md).
+  std::vector<sim::NodeId> disk_loss_targets() const override { return cluster_->broker_nodes(); }
   void begin_liveness() override;
   bool settled() const override { return final_done_; }
   std::vector<std::pair<std::string, double>> metrics() const override;

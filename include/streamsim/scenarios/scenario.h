@@ -50,6 +50,9 @@ class Workload {
   virtual void setup(sim::Simulation& sim) = 0;
   // Nodes that faults may crash, partition, clog or slow.
   virtual std::vector<sim::NodeId> fault_targets() const = 0;
+  // Targets whose whole disk a fault may destroy (CRASH_WIPE). By default all;
+  // a node whose state has no replica to recover from is left out.
+  virtual std::vector<sim::NodeId> disk_loss_targets() const { return fault_targets(); }
   // Liveness phase: faults have healed; start no new work, finish what is open.
   virtual void begin_liveness() = 0;
   // True once every open operation finished and the final state was read.
