@@ -7,6 +7,8 @@
 // behaviour instead of being skipped.
 #include <catch2/catch.hpp>
 
+#include "../support/test_support.h"
+
 #include <streamsim/kafka.h>
 #include <streamsim/kafka/partitioner.h>
 #include <streamsim/live/kafka_client.h>
@@ -210,10 +212,7 @@ const std::vector<Case>& cases() {
 
 std::vector<std::string> run_sim(const Case& c) {
   Env env;
-  sim::SimulationConfig cfg;
-  cfg.log_level = "off";
-  cfg.log_sink = std::make_shared<spdlog::sinks::null_sink_st>();
-  sim::Simulation s(7, cfg);
+  sim::Simulation s(7, streamsim::testing::quiet_config());
   sim::kafka::ClusterConfig cc;
   cc.brokers = 3;
   for (const auto& t : c.topics) {

@@ -28,6 +28,8 @@
 #endif
 
 #include <catch2/catch.hpp>
+
+#include "../support/test_support.h"
 #include <rapidcheck/catch.h>
 
 using streamsim::Duration;
@@ -407,39 +409,15 @@ TEST_CASE("zipf follows k^-s on [1, n]", "[random]") {
 
 #if defined(__unix__)
 TEST_CASE("a broken precondition stops the process with a report", "[random]") {
-  // Catch2 has no death tests, so the failing call runs in a forked child whose
-  // stderr goes to a pipe; the parent checks the signal and the message.
-  int fds[2];
-  REQUIRE(pipe(fds) == 0);
-  // Flush first so the child cannot inherit, and later repeat, buffered output.
-  std::cout.flush();
-  std::fflush(nullptr);
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    close(fds[0]);
-    dup2(fds[1], STDERR_FILENO);
-    // The child inherits Catch2's fatal-signal handler, which would report a
-    // failed test on the shared stdout; the default action just terminates.
-    std::signal(SIGABRT, SIG_DFL);
+  auto d = streamsim::testing::run_expecting_abort([] {
     Rng rng(1);
     rng.uniform(0);
-    _exit(0);  // Reached only if the assertion did not fire.
-  }
-  close(fds[1]);
-  std::string err;
-  char buf[256];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof buf)) > 0) err.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  REQUIRE(waitpid(pid, &status, 0) == pid);
-  CHECK(WIFSIGNALED(status));
-  CHECK(WTERMSIG(status) == SIGABRT);
-  INFO(err);
-  CHECK(err.rfind("streamsim: assertion failed at ", 0) == 0);
-  CHECK(err.find("random.cpp:") != std::string::npos);
-  CHECK(err.find(": bound > 0: Rng::uniform needs a positive bound\n") != std::string::npos);
+  });
+  INFO(d.stderr_text);
+  CHECK(d.aborted);
+  CHECK(d.stderr_text.rfind("streamsim: assertion failed at ", 0) == 0);
+  CHECK(d.stderr_text.find("random.cpp:") != std::string::npos);
+  CHECK(d.stderr_text.find(": bound > 0: Rng::uniform needs a positive bound\n") != std::string::npos);
 }
 #endif
 

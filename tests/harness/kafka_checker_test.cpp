@@ -31,6 +31,8 @@
 #endif
 
 #include <catch2/catch.hpp>
+
+#include "../support/test_support.h"
 #include <rapidcheck/catch.h>
 
 using streamsim::harness::Assignment;
@@ -507,35 +509,15 @@ TEST_CASE("check_kafka: evidence is one line even for awkward values", "[kafka_c
 
 #if defined(__unix__)
 TEST_CASE("check_kafka: two sends with one value stop the process", "[kafka_checker]") {
-  // Catch2 has no death tests: the call runs in a forked child (see random_test.cpp).
-  int fds[2];
-  REQUIRE(pipe(fds) == 0);
-  std::cout.flush();
-  std::fflush(nullptr);
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    close(fds[0]);
-    dup2(fds[1], STDERR_FILENO);
-    std::signal(SIGABRT, SIG_DFL);
+  auto d = streamsim::testing::run_expecting_abort([] {
     KafkaHistory h = good_history();
     h.sends.push_back(acked(3, 0, "a0", 1, 3));
     (void)check_kafka(h, true);
-    _exit(0);  // Reached only if the assertion did not fire.
-  }
-  close(fds[1]);
-  std::string err;
-  char buf[256];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof buf)) > 0) err.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  REQUIRE(waitpid(pid, &status, 0) == pid);
-  INFO(err);
-  CHECK(WIFSIGNALED(status));
-  CHECK(WTERMSIG(status) == SIGABRT);
-  CHECK(err.find("kafka_checker.cpp:") != std::string::npos);
-  CHECK(err.find("two sends carry the same value") != std::string::npos);
+  });
+  INFO(d.stderr_text);
+  CHECK(d.aborted);
+  CHECK(d.stderr_text.find("kafka_checker.cpp:") != std::string::npos);
+  CHECK(d.stderr_text.find("two sends carry the same value") != std::string::npos);
 }
 #endif
 

@@ -2,6 +2,8 @@
 // consumes through brokers that replicate, fail and elect leaders.
 #include <catch2/catch.hpp>
 
+#include "../support/test_support.h"
+
 #include <streamsim/kafka/partitioner.h>
 #include <streamsim/sim/kafka/client.h>
 #include <streamsim/sim/kafka/cluster.h>
@@ -20,13 +22,6 @@ using streamsim::sim::kafka::SimKafka;
 using streamsim::sim::kafka::TopicState;
 
 namespace {
-
-SimulationConfig quiet() {
-  SimulationConfig c;
-  c.log_level = "off";
-  c.log_sink = std::make_shared<spdlog::sinks::null_sink_st>();
-  return c;
-}
 
 ClusterConfig three_brokers(int32_t min_isr, bool unclean) {
   ClusterConfig c;
@@ -54,7 +49,7 @@ struct Observed {
 TEST_CASE("kafka sim: produce and consume through three replicating brokers", "[kafka_cluster]") {
   Observed o;
   std::vector<k::DeliveryReport> reports;
-  Simulation sim(11, quiet());
+  Simulation sim(11, streamsim::testing::quiet_config());
   Cluster cluster(sim, three_brokers(2, false));
   sim.add_node("client", [&](SimRuntime& rt) {
     SimKafka kafka(rt);
@@ -121,7 +116,7 @@ TEST_CASE("kafka sim: acks=all survives a leader crash without loss or duplicate
   std::map<std::string, int> seen;
   bool done = false;
   std::string error;
-  Simulation sim(12, quiet());
+  Simulation sim(12, streamsim::testing::quiet_config());
   Cluster cluster(sim, three_brokers(2, false));
   sim.add_node("nemesis", [&](SimRuntime& rt) {
     rt.sleep_for(Duration::millis(400));
