@@ -212,6 +212,12 @@ void Broker::main() {
         resp = handle_init_producer_id(*i);
       } else if (auto* l = dynamic_cast<const ListOffsetsReq*>(body)) {
         resp = handle_list_offsets(*l);
+      } else if (auto* fc = dynamic_cast<const FindCoordinatorReq*>(body)) {
+        resp = handle_find_coordinator(*fc);
+      // --- group API dispatch ---
+      // --- end group API dispatch ---
+      // --- transaction API dispatch ---
+      // --- end transaction API dispatch ---
       }
       if (resp) rt_.net().reply(req, resp);
     });

@@ -1,5 +1,6 @@
 // The broker process (internal to sim/kafka). Handlers live one per file:
-// produce.cpp, fetch.cpp, metadata.cpp, init_producer_id.cpp, list_offsets.cpp.
+// produce.cpp, fetch.cpp, metadata.cpp, init_producer_id.cpp, list_offsets.cpp,
+// find_coordinator.cpp, and the group and transaction APIs (see their sections).
 #pragma once
 
 #include <streamsim/core/sync.h>
@@ -36,11 +37,31 @@ class Broker {
   std::shared_ptr<const Payload> handle_metadata(const MetadataReq& r);
   std::shared_ptr<const Payload> handle_init_producer_id(const InitProducerIdReq& r);
   std::shared_ptr<const Payload> handle_list_offsets(const ListOffsetsReq& r);
+  std::shared_ptr<const Payload> handle_find_coordinator(const FindCoordinatorReq& r);
+  // --- group API handlers ---
+  // --- end group API handlers ---
+  // --- transaction API handlers ---
+  // --- end transaction API handlers ---
+
+  // Appends a batch as the partition leader and, for acks=-1, waits until the
+  // high watermark passes it (Kafka's DelayedProduce): not_leader_or_follower
+  // if leadership moves, not_enough_replicas_after_append if the ISR shrinks
+  // below min.insync.replicas, request_timed_out at the deadline. Used by
+  // Produce and by the coordinators writing their internal topics. Suspends.
+  ProducePartitionResult append_and_wait(const TopicPartition& tp, const Batch& batch, int16_t acks,
+                                         Duration timeout);
+  // The partition this broker hosts, or null.
+  PartitionHost* host(const TopicPartition& tp);
+  SimRuntime& runtime() { return rt_; }
+  const ClusterConfig& config() const { return cfg_; }
+  BrokerId id() const { return id_; }
+  NodeId broker_node(BrokerId b) const { return brokers_.at(static_cast<size_t>(b)); }
+  NodeId controller_node() const { return controller_; }
+  const MetadataImage* image() const { return image_.get(); }
 
  private:
   void heartbeat_loop();
   void apply_image(std::shared_ptr<const MetadataImage> image);
-  PartitionHost* host(const TopicPartition& tp);
   PartitionHost& ensure_host(const PartitionState& p, const TopicState& t);
   void follower_loop(TopicPartition tp);
   void isr_loop();
@@ -55,6 +76,9 @@ class Broker {
   std::map<TopicPartition, std::unique_ptr<PartitionHost>> hosts_;
   uint64_t next_producer_ = 0;
   size_t handlers_ = 0;
+  bool creating_internal_topic_ = false;
+  // --- coordinator members ---
+  // --- end coordinator members ---
 };
 
 }  // namespace streamsim::sim::kafka

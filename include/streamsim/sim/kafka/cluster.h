@@ -24,6 +24,13 @@ struct ClusterConfig {
   Duration replica_fetch_max_wait = Duration::millis(50);
   Duration isr_check_interval = Duration::millis(100);
   uint64_t segment_bytes = 1 << 20;
+  // Internal topics, created on first use (FindCoordinator). Kafka defaults to
+  // 50 partitions each; a few keep simulations small while still spreading
+  // coordinators over brokers. Replication is min(3, brokers), min ISR
+  // min(2, replication), as Kafka's offsets.topic.replication.factor and
+  // transaction.state.log.min.isr.
+  int32_t offsets_topic_partitions = 3;
+  int32_t transaction_topic_partitions = 3;
   std::vector<TopicState> topics;  // created when the controller first starts
 };
 

@@ -140,11 +140,23 @@ struct FetchReq final : Payload {
   std::vector<FetchPartition> partitions;
   const char* type_name() const override { return "Fetch"; }
 };
+// An aborted transaction overlapping a fetch's range: a read_committed
+// consumer drops this producer's data batches from first_offset up to its ABORT
+// marker (KIP-98's aborted-transactions index).
+struct AbortedTxn {
+  int64_t producer_id = -1;
+  int64_t first_offset = 0;
+};
+
 struct FetchPartitionResult {
   TopicPartition tp;
   Errc error = Errc::no_error;
   int32_t leader_epoch = -1;
   int64_t high_watermark = 0;
+  // read_committed fetches return data only below the last stable offset, and
+  // the aborted transactions among it.
+  int64_t last_stable_offset = -1;
+  std::vector<AbortedTxn> aborted;
   std::optional<int64_t> truncate_to;
   int32_t diverging_epoch = -1;
   std::vector<Batch> batches;
@@ -164,7 +176,17 @@ struct ListOffsetsResp final : Payload {
   const char* type_name() const override { return "ListOffsetsResponse"; }
 };
 
+// Without transactional_id: any broker hands out a fresh idempotent producer id.
+// With it: the transaction coordinator of that id (see FindCoordinator) bumps
+// the epoch, fencing older producers with the same id, and aborts or completes
+// their open transaction first.
 struct InitProducerIdReq final : Payload {
+  std::optional<std::string> transactional_id;
+  Duration transaction_timeout = Duration::seconds(60);
+  // KIP-360: a producer that knows its current id and epoch sends them, so the
+  // coordinator can tell a retry from a zombie; -1 when unknown.
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
   const char* type_name() const override { return "InitProducerId"; }
 };
 struct InitProducerIdResp final : Payload {
@@ -174,4 +196,35 @@ struct InitProducerIdResp final : Payload {
   const char* type_name() const override { return "InitProducerIdResponse"; }
 };
 
+// --- Coordinators ---
+// The group coordinator of a group id is the leader of partition
+// java_hash(group id) % partitions of __consumer_offsets; the transaction
+// coordinator of a transactional.id the leader of its partition of
+// __transaction_state (Kafka's placement). A broker asked for a coordinator
+// whose internal topic does not exist yet asks the controller to create it and
+// answers coordinator_not_available meanwhile (Kafka auto-creates it the same way).
+enum class CoordinatorType : int8_t { group = 0, transaction = 1 };
+constexpr const char* kOffsetsTopic = "__consumer_offsets";
+constexpr const char* kTransactionTopic = "__transaction_state";
+
+struct FindCoordinatorReq final : Payload {
+  CoordinatorType type = CoordinatorType::group;
+  std::string key;
+  const char* type_name() const override { return "FindCoordinator"; }
+};
+struct FindCoordinatorResp final : Payload {
+  Errc error = Errc::no_error;
+  BrokerId coordinator = -1;
+  const char* type_name() const override { return "FindCoordinatorResponse"; }
+};
+
+// Java's String.hashCode over the UTF-8 bytes as Kafka sees them for ASCII ids
+// (Utils.abs(hashCode) % partitions picks the coordinator partition).
+int32_t java_string_hash(std::string_view s);
+int32_t coordinator_partition(std::string_view key, int32_t partitions);
+
 }  // namespace streamsim::sim::kafka
+
+// The group and transaction APIs, one header each.
+#include <streamsim/sim/kafka/protocol_group.h>
+#include <streamsim/sim/kafka/protocol_txn.h>
