@@ -14,7 +14,8 @@ constexpr size_t kMaxHandlers = 1024;  // concurrent request handlers per broker
 
 Broker::Broker(SimRuntime& rt, BrokerId id, const ClusterConfig& cfg, NodeId controller,
                const std::vector<NodeId>& brokers)
-    : rt_(rt), id_(id), cfg_(cfg), controller_(controller), brokers_(brokers) {
+    : rt_(rt), id_(id), cfg_(cfg), controller_(controller), brokers_(brokers),
+      groups_(std::make_unique<GroupCoordinator>(*this)), txns_(std::make_unique<TxnCoordinator>(*this)) {
   SS_ASSERT(id >= 0 && static_cast<size_t>(id) < brokers.size(), "broker id out of range");
   SS_ASSERT(brokers[static_cast<size_t>(id)] == rt.id(), "broker runs on the wrong node");
 }
@@ -189,6 +190,8 @@ void Broker::main() {
   Inbox& in = rt_.net().listen(rt_.id(), kBrokerPort);
   rt_.spawn("heartbeat", [this] { heartbeat_loop(); });
   rt_.spawn("isr", [this] { isr_loop(); });
+  // --- coordinator tasks ---
+  // --- end coordinator tasks ---
   for (;;) {
     auto r = in.recv(rt_);
     if (!r.ok()) return;

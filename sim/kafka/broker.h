@@ -4,6 +4,8 @@
 #pragma once
 
 #include <streamsim/core/sync.h>
+#include "group_coordinator.h"
+#include "txn_coordinator.h"
 #include <streamsim/sim/kafka/cluster.h>
 #include <streamsim/sim/kafka/replica.h>
 
@@ -58,6 +60,8 @@ class Broker {
   NodeId broker_node(BrokerId b) const { return brokers_.at(static_cast<size_t>(b)); }
   NodeId controller_node() const { return controller_; }
   const MetadataImage* image() const { return image_.get(); }
+  GroupCoordinator& groups() { return *groups_; }
+  TxnCoordinator& txns() { return *txns_; }
 
  private:
   void heartbeat_loop();
@@ -77,7 +81,10 @@ class Broker {
   uint64_t next_producer_ = 0;
   size_t handlers_ = 0;
   bool creating_internal_topic_ = false;
+  // Declared last: destroyed first, while the partitions they use still exist.
   // --- coordinator members ---
+  std::unique_ptr<GroupCoordinator> groups_;
+  std::unique_ptr<TxnCoordinator> txns_;
   // --- end coordinator members ---
 };
 
