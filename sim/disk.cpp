@@ -95,10 +95,35 @@ Result<void, IoErrc> DiskModel::write(std::string_view path, uint64_t offset, st
   // extend the file), so it leaves no op to replay or tear.
   if (data.empty()) return {};
   File& f = *it->second;
+  const bool append_only = offset >= f.current.size();
+  // Rewriting bytes that lazy ops still point at would change what they replay.
+  if (!append_only) materialise_lazy_ops(f);
   apply_write(f.current, offset, data);
-  f.unsynced.push_back(Op{Op::write, offset, std::string(data)});
+  if (append_only) {
+    f.unsynced.push_back(Op{Op::write, offset, data.size(), {}, true});
+    f.has_lazy = true;
+  } else {
+    f.unsynced.push_back(Op{Op::write, offset, data.size(), std::string(data), false});
+  }
   f.unsynced_bytes += data.size();
   return {};
+}
+
+std::string_view DiskModel::op_data(const File& f, const Op& op) {
+  SS_ASSERT(op.kind == Op::write, "DiskModel: only writes carry data");
+  if (!op.lazy) return op.data;
+  SS_ASSERT(op.offset + op.len <= f.current.size(), "DiskModel: a lazy op's bytes were cut from the file");
+  return std::string_view(f.current).substr(op.offset, op.len);
+}
+
+void DiskModel::materialise_lazy_ops(File& f) {
+  if (!f.has_lazy) return;
+  for (Op& op : f.unsynced) {
+    if (op.kind != Op::write || !op.lazy) continue;
+    op.data = std::string(op_data(f, op));
+    op.lazy = false;
+  }
+  f.has_lazy = false;
 }
 
 Result<void, IoErrc> DiskModel::append(std::string_view path, std::string_view data) {
@@ -116,8 +141,9 @@ Result<void, IoErrc> DiskModel::truncate(std::string_view path, uint64_t size) {
   if (!range_fits(size, 0)) return unexpected(IoErrc::invalid_argument);
   File& f = *it->second;
   if (size == f.current.size()) return {};  // no change, nothing to lose in a crash
+  if (size < f.current.size()) materialise_lazy_ops(f);
   apply_truncate(f.current, size);
-  f.unsynced.push_back(Op{Op::truncate, size, {}});
+  f.unsynced.push_back(Op{Op::truncate, size, 0, {}, false});
   return {};
 }
 
@@ -134,7 +160,7 @@ Result<void, IoErrc> DiskModel::fsync(std::string_view path) {
   } else {
     for (const Op& op : f.unsynced) {
       if (op.kind == Op::write) {
-        apply_write(f.durable, op.offset, op.data);
+        apply_write(f.durable, op.offset, op_data(f, op));
       } else {
         apply_truncate(f.durable, op.offset);
       }
@@ -143,6 +169,7 @@ Result<void, IoErrc> DiskModel::fsync(std::string_view path) {
   }
   f.unsynced.clear();
   f.unsynced_bytes = 0;
+  f.has_lazy = false;
   return {};
 }
 
@@ -251,9 +278,9 @@ CrashReport DiskModel::crash(Rng& rng, const DiskFaultConfig& faults) {
       for (uint64_t i = 0; i < k; ++i) {
         const Op& op = f.unsynced[i];
         if (op.kind == Op::write) {
-          note_write(touched, torn.size(), op.offset, op.data.size());
-          apply_write(torn, op.offset, op.data);
-          kept += op.data.size();
+          note_write(touched, torn.size(), op.offset, op.len);
+          apply_write(torn, op.offset, op_data(f, op));
+          kept += op.len;
         } else {
           note_truncate(touched, torn.size(), op.offset);
           apply_truncate(torn, op.offset);
@@ -262,9 +289,9 @@ CrashReport DiskModel::crash(Rng& rng, const DiskFaultConfig& faults) {
       // A truncate cannot be partly applied, so a torn truncate is simply lost.
       const Op& partial = f.unsynced[k];
       if (partial.kind == Op::write) {
-        const uint64_t j = rng.uniform(partial.data.size());  // data is never empty
+        const uint64_t j = rng.uniform(partial.len);  // writes are never empty
         if (j > 0) {
-          const std::string_view prefix = std::string_view(partial.data).substr(0, j);
+          const std::string_view prefix = op_data(f, partial).substr(0, j);
           note_write(touched, torn.size(), partial.offset, j);
           apply_write(torn, partial.offset, prefix);
           kept += j;
@@ -297,6 +324,7 @@ CrashReport DiskModel::crash(Rng& rng, const DiskFaultConfig& faults) {
     f.durable = f.current;
     f.unsynced.clear();
     f.unsynced_bytes = 0;
+    f.has_lazy = false;
   }
 
   names_ = durable_names_;

@@ -69,17 +69,28 @@ class DiskModel {
   uint64_t digest() const;
 
  private:
-  struct Op {  // one unsynced change, replayable onto the durable content
+  // One unsynced change, replayable onto the durable content. A write at or
+  // past the end of the file (an append, the common case for logs) does not copy
+  // its bytes: they stay readable in `current` at [offset, offset + len) until
+  // something rewrites or cuts that range, and any such change first copies the
+  // bytes of every lazy op into its own data (materialise_lazy_ops). That keeps
+  // a never-fsynced log (Kafka's default) at one copy of its bytes, not two.
+  struct Op {
     enum Kind { write, truncate } kind;
     uint64_t offset;  // write offset, or new size for truncate
-    std::string data;
+    uint64_t len = 0;  // bytes written (writes)
+    std::string data;  // the bytes, unless lazy
+    bool lazy = false;
   };
   struct File {
     std::string current;
     std::string durable;
     std::vector<Op> unsynced;  // ops applied to current since the last fsync
     uint64_t unsynced_bytes = 0;  // sum of data sizes in unsynced, kept so metrics are O(files)
+    bool has_lazy = false;        // some op in unsynced is lazy
   };
+  static std::string_view op_data(const File& f, const Op& op);
+  static void materialise_lazy_ops(File& f);
   // Files are shared between namespace versions (an inode), so a rename moves a
   // name, not the data.
   std::map<std::string, std::shared_ptr<File>, std::less<>> names_;
