@@ -31,6 +31,8 @@ const char* to_string(EngineErrc e) {
     case EngineErrc::unknown_partition: return "unknown_partition";
     case EngineErrc::bad_checkpoint: return "bad_checkpoint";
     case EngineErrc::query_failed: return "query_failed";
+    case EngineErrc::invalid_config: return "invalid_config";
+    case EngineErrc::kafka_error: return "kafka_error";
   }
   return "unknown";
 }
