@@ -25,6 +25,7 @@ const char* to_string(Errc e) {
     case Errc::topic_already_exists: return "TOPIC_ALREADY_EXISTS";
     case Errc::invalid_partitions: return "INVALID_PARTITIONS";
     case Errc::invalid_replication_factor: return "INVALID_REPLICATION_FACTOR";
+    case Errc::not_controller: return "NOT_CONTROLLER";
     case Errc::out_of_order_sequence_number: return "OUT_OF_ORDER_SEQUENCE_NUMBER";
     case Errc::duplicate_sequence_number: return "DUPLICATE_SEQUENCE_NUMBER";
     case Errc::invalid_producer_epoch: return "INVALID_PRODUCER_EPOCH";
@@ -32,10 +33,12 @@ const char* to_string(Errc e) {
     case Errc::invalid_producer_id_mapping: return "INVALID_PRODUCER_ID_MAPPING";
     case Errc::invalid_transaction_timeout: return "INVALID_TRANSACTION_TIMEOUT";
     case Errc::concurrent_transactions: return "CONCURRENT_TRANSACTIONS";
+    case Errc::transaction_coordinator_fenced: return "TRANSACTION_COORDINATOR_FENCED";
     case Errc::unknown_producer_id: return "UNKNOWN_PRODUCER_ID";
     case Errc::fenced_leader_epoch: return "FENCED_LEADER_EPOCH";
     case Errc::unknown_leader_epoch: return "UNKNOWN_LEADER_EPOCH";
     case Errc::member_id_required: return "MEMBER_ID_REQUIRED";
+    case Errc::unstable_offset_commit: return "UNSTABLE_OFFSET_COMMIT";
     case Errc::producer_fenced: return "PRODUCER_FENCED";
     case Errc::local_bad_msg: return "_BAD_MSG";
     case Errc::local_transport: return "_TRANSPORT";
@@ -46,6 +49,7 @@ const char* to_string(Errc e) {
     case Errc::local_timed_out: return "_TIMED_OUT";
     case Errc::local_queue_full: return "_QUEUE_FULL";
     case Errc::local_state: return "_STATE";
+    case Errc::local_purge_queue: return "_PURGE_QUEUE";
     case Errc::local_fatal: return "_FATAL";
     case Errc::local_fenced: return "_FENCED";
     case Errc::local_assignment_lost: return "_ASSIGNMENT_LOST";

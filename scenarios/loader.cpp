@@ -134,6 +134,7 @@ void validate_kafka(Validator& v, const proto::Scenario& s, const pb::TextFormat
   const auto& k = s.kafka();
   auto* t = v.nested(st, s, "kafka");
   v.check(k.brokers() <= 16, k, t, "kafka", "brokers", "must be between 1 and 16 (0 means the default, 3)");
+  v.check(k.controllers() <= 9, k, t, "kafka", "controllers", "must be between 1 and 9 (0 means the default, 3)");
   v.check(k.producers() <= 32, k, t, "kafka", "producers", "must be at most 32");
   v.check(k.consumers() <= 32, k, t, "kafka", "consumers", "must be at most 32");
   const uint32_t brokers = k.brokers() ? k.brokers() : 3;
@@ -175,7 +176,8 @@ std::set<std::string> workload_nodes(const proto::Scenario& s) {
   if (s.has_kafka()) {
     uint32_t b = s.kafka().brokers() ? s.kafka().brokers() : 3;
     for (uint32_t i = 0; i < b; ++i) out.insert("broker-" + std::to_string(i));
-    out.insert("controller");
+    uint32_t c = s.kafka().controllers() ? s.kafka().controllers() : 3;
+    for (uint32_t i = 0; i < c; ++i) out.insert("controller-" + std::to_string(i));
   }
   return out;
 }

@@ -45,6 +45,7 @@ void KafkaJepsenWorkload::setup(sim::Simulation& sim) {
   sim_ = &sim;
   sim::kafka::ClusterConfig cc;
   cc.brokers = static_cast<int>(or_default<uint32_t>(cfg_.brokers(), 3));
+  cc.controllers = static_cast<int>(or_default<uint32_t>(cfg_.controllers(), 3));
   cc.broker_session_timeout = Duration::millis(static_cast<int64_t>(or_default<uint64_t>(cfg_.broker_session_timeout_ms(), 1500)));
   cc.replica_lag_time_max = Duration::millis(static_cast<int64_t>(or_default<uint64_t>(cfg_.replica_lag_time_max_ms(), 1000)));
   if (cfg_.topics_size() == 0) {
@@ -68,8 +69,10 @@ void KafkaJepsenWorkload::setup(sim::Simulation& sim) {
     for (int32_t p = 0; p < t.partitions; ++p) partitions_.push_back({t.name, p});
   }
   cluster_ = std::make_unique<sim::kafka::Cluster>(sim, cc);
+  // Every broker and every controller crashes, partitions and clogs; with a
+  // quorum of controllers, losing the active one is a real failover.
   targets_ = cluster_->broker_nodes();
-  targets_.push_back(cluster_->controller_node());
+  for (sim::NodeId c : cluster_->controller_nodes()) targets_.push_back(c);
   for (uint32_t i = 0; i < n_producers_; ++i) {
     sim.add_node("producer-" + std::to_string(i), [this, i](SimRuntime& rt) { producer_main(rt, i); });
   }

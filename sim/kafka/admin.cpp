@@ -1,5 +1,6 @@
-// The simulated admin client: topics through the controller, metadata and offsets through brokers.
+// The simulated admin client: topics through the active controller, metadata and offsets through brokers.
 #include "client_common.h"
+#include "controller_client.h"
 
 #include <streamsim/core/sync.h>
 #include <streamsim/kafka/partitioner.h>
@@ -28,12 +29,21 @@ class SimAdmin final : public k::Admin {
       if (auto it = t.config.find("flush.messages"); it != t.config.end()) s.flush_messages = std::stoll(it->second);
       req->topics.push_back(s);
     }
-    SimRuntime* controller = rt_.sim().find("controller");
-    if (controller == nullptr) return unexpected(err(Errc::local_state, "no controller node"));
-    auto r = rt_.net().call(rt_, rt_.id(), controller->id(), kControllerPort, req, timeout);
-    if (!r.ok()) return unexpected(err(Errc::local_timed_out, "controller unreachable", true));
+    if (controllers_.empty()) {
+      // The quorum's nodes are "controller-0", "controller-1", ... (at most 9).
+      for (int i = 0; i < 9; ++i) {
+        SimRuntime* c = rt_.sim().find("controller-" + std::to_string(i));
+        if (c == nullptr) break;
+        controllers_.push_back(c->id());
+      }
+    }
+    if (controllers_.empty()) return unexpected(err(Errc::local_state, "no controller node"));
+    auto r = call_active_controller(rt_, controllers_, active_controller_, req, timeout);
+    if (!r.ok()) return unexpected(err(Errc::local_timed_out, "no active controller answered", true));
+    const auto& resp = payload_as<CreateTopicsResp>(*r);
+    if (resp.error != Errc::no_error) return unexpected(err(resp.error, k::to_string(resp.error), true));
     std::vector<std::optional<k::Error>> out;
-    for (Errc e : payload_as<CreateTopicsResp>(*r).errors) {
+    for (Errc e : resp.errors) {
       out.push_back(e == Errc::no_error ? std::nullopt : std::optional<k::Error>(err(e, k::to_string(e))));
     }
     return out;
@@ -65,7 +75,7 @@ class SimAdmin final : public k::Admin {
     return out;
   }
   Result<std::vector<k::TopicPartitionOffset>, k::Error> list_offsets(const std::vector<k::TopicPartition>& tps,
-                                                                      k::OffsetSpec spec, bool,
+                                                                      k::OffsetSpec spec, bool read_committed,
                                                                       Duration) override {
     meta_.refresh();
     std::vector<k::TopicPartitionOffset> out;
@@ -82,6 +92,7 @@ class SimAdmin final : public k::Admin {
       auto req = std::make_shared<ListOffsetsReq>();
       req->partitions.push_back(t);
       req->latest = spec == k::OffsetSpec::latest;
+      req->read_committed = read_committed;
       auto r = rt_.net().call(rt_, rt_.id(), *leader, kBrokerPort, req, meta_.request_timeout());
       if (!r.ok()) {
         o.error = err(Errc::local_timed_out, "leader did not answer", true);
@@ -99,6 +110,8 @@ class SimAdmin final : public k::Admin {
   SimRuntime& rt_;
   k::Config cfg_;
   MetadataCache meta_;
+  std::vector<NodeId> controllers_;  // found by name on first use
+  size_t active_controller_ = 0;     // index of the last controller found active
 };
 
 }  // namespace

@@ -1,27 +1,35 @@
-// AlterPartition (controller side): a leader shrinks or expands its ISR. Stale
-// requests (old leader or partition epoch) are rejected, as in KRaft.
+// AlterPartition (active controller side): a leader shrinks or expands its ISR.
+// Stale requests (old leader or partition epoch) are rejected, as in KRaft; an
+// accepted change is answered only once it has committed, because the leader acts
+// on the new ISR (a shrunk ISR lets its high watermark advance without the removed
+// replica, which a failover must therefore never bring back into the ISR).
 #include "controller.h"
+
+#include <streamsim/core/assert.h>
 
 #include <algorithm>
 
 namespace streamsim::sim::kafka {
 
-std::shared_ptr<const Payload> Controller::handle_alter_partition(const AlterPartitionReq& r) {
+Controller::Answer Controller::handle_alter_partition(const AlterPartitionReq& r) {
+  SS_ASSERT(role_ == Role::leader, "only the active controller alters partitions");
   auto resp = std::make_shared<AlterPartitionResp>();
+  Answer a;
+  a.resp = resp;
   auto it = image_.partitions.find(r.tp);
   if (it == image_.partitions.end()) {
     resp->error = Errc::unknown_topic_or_partition;
-    return resp;
+    return a;
   }
   PartitionState& p = it->second;
   resp->state = p;
   if (r.leader != p.leader || r.leader_epoch != p.leader_epoch) {
     resp->error = Errc::fenced_leader_epoch;
-    return resp;
+    return a;
   }
   if (r.partition_epoch != p.partition_epoch) {
     resp->error = Errc::invalid_txn_state;  // KRaft's INVALID_UPDATE_VERSION; the leader refreshes
-    return resp;
+    return a;
   }
   std::vector<BrokerId> isr;
   for (BrokerId b : r.new_isr) {
@@ -37,8 +45,11 @@ std::shared_ptr<const Payload> Controller::handle_alter_partition(const AlterPar
     rt_.trace("kafka/isr_change", static_cast<uint64_t>(p.isr.size()), static_cast<uint64_t>(p.partition_epoch));
     changed();
   }
+  SS_ASSERT(std::find(p.isr.begin(), p.isr.end(), p.leader) != p.isr.end(), "the leader stays in its ISR");
   resp->state = p;
-  return resp;
+  // Even an unchanged ISR waits for what is pending: the state answered must be committed.
+  a.commit_version = image_.version;
+  return a;
 }
 
 }  // namespace streamsim::sim::kafka

@@ -12,9 +12,9 @@ namespace {
 constexpr size_t kMaxHandlers = 1024;  // concurrent request handlers per broker
 }
 
-Broker::Broker(SimRuntime& rt, BrokerId id, const ClusterConfig& cfg, NodeId controller,
+Broker::Broker(SimRuntime& rt, BrokerId id, const ClusterConfig& cfg, const std::vector<NodeId>& controllers,
                const std::vector<NodeId>& brokers)
-    : rt_(rt), id_(id), cfg_(cfg), controller_(controller), brokers_(brokers),
+    : rt_(rt), id_(id), cfg_(cfg), controllers_(controllers), brokers_(brokers),
       groups_(std::make_unique<GroupCoordinator>(*this)), txns_(std::make_unique<TxnCoordinator>(*this)) {
   SS_ASSERT(id >= 0 && static_cast<size_t>(id) < brokers.size(), "broker id out of range");
   SS_ASSERT(brokers[static_cast<size_t>(id)] == rt.id(), "broker runs on the wrong node");
@@ -73,10 +73,10 @@ void Broker::heartbeat_loop() {
     req->broker = id_;
     req->incarnation = rt_.incarnation();
     req->known_version = image_ ? image_->version : -1;
-    auto r = rt_.net().call(rt_, rt_.id(), controller_, kControllerPort, req, cfg_.heartbeat_interval * 5);
+    auto r = call_controller(req, cfg_.heartbeat_interval * 5);
     if (r.ok()) {
       const auto& resp = payload_as<BrokerHeartbeatResp>(*r);
-      if (resp.image) apply_image(resp.image);
+      if (resp.image && newer_image(*resp.image)) apply_image(resp.image);
     }
     rt_.sleep_for(cfg_.heartbeat_interval);
   }
@@ -169,7 +169,7 @@ void Broker::isr_loop() {
       req->leader_epoch = h->replica.leader_epoch();
       req->partition_epoch = it->second.partition_epoch;
       req->new_isr = isr;
-      auto r = rt_.net().call(rt_, rt_.id(), controller_, kControllerPort, req, Duration::millis(500));
+      auto r = call_controller(req, Duration::millis(500));
       if (!r.ok()) continue;
       const auto& resp = payload_as<AlterPartitionResp>(*r);
       h = host(tp);
@@ -191,6 +191,9 @@ void Broker::main() {
   rt_.spawn("heartbeat", [this] { heartbeat_loop(); });
   rt_.spawn("isr", [this] { isr_loop(); });
   // --- coordinator tasks ---
+  // The group coordinator's loads, session expiry and rebalance deadlines.
+  rt_.spawn("group-coordinator", [this] { groups_->run(); });
+  rt_.spawn("txn-coordinator", [this] { txns_->run(); });
   // --- end coordinator tasks ---
   for (;;) {
     auto r = in.recv(rt_);
@@ -218,8 +221,30 @@ void Broker::main() {
       } else if (auto* fc = dynamic_cast<const FindCoordinatorReq*>(body)) {
         resp = handle_find_coordinator(*fc);
       // --- group API dispatch ---
+      } else if (auto* jg = dynamic_cast<const JoinGroupReq*>(body)) {
+        resp = handle_join_group(*jg);
+      } else if (auto* sg = dynamic_cast<const SyncGroupReq*>(body)) {
+        resp = handle_sync_group(*sg);
+      } else if (auto* hb = dynamic_cast<const HeartbeatReq*>(body)) {
+        resp = handle_heartbeat(*hb);
+      } else if (auto* lg = dynamic_cast<const LeaveGroupReq*>(body)) {
+        resp = handle_leave_group(*lg);
+      } else if (auto* oc = dynamic_cast<const OffsetCommitReq*>(body)) {
+        resp = handle_offset_commit(*oc);
+      } else if (auto* of = dynamic_cast<const OffsetFetchReq*>(body)) {
+        resp = handle_offset_fetch(*of);
+      } else if (auto* toc = dynamic_cast<const TxnOffsetCommitReq*>(body)) {
+        resp = handle_txn_offset_commit(*toc);
       // --- end group API dispatch ---
       // --- transaction API dispatch ---
+      } else if (auto* apt = dynamic_cast<const AddPartitionsToTxnReq*>(body)) {
+        resp = handle_add_partitions_to_txn(*apt);
+      } else if (auto* aot = dynamic_cast<const AddOffsetsToTxnReq*>(body)) {
+        resp = handle_add_offsets_to_txn(*aot);
+      } else if (auto* et = dynamic_cast<const EndTxnReq*>(body)) {
+        resp = handle_end_txn(*et);
+      } else if (auto* wtm = dynamic_cast<const WriteTxnMarkersReq*>(body)) {
+        resp = handle_write_txn_markers(*wtm);
       // --- end transaction API dispatch ---
       }
       if (resp) rt_.net().reply(req, resp);
@@ -227,9 +252,9 @@ void Broker::main() {
   }
 }
 
-void run_broker(SimRuntime& rt, BrokerId id, const ClusterConfig& cfg, NodeId controller,
+void run_broker(SimRuntime& rt, BrokerId id, const ClusterConfig& cfg, const std::vector<NodeId>& controllers,
                 const std::vector<NodeId>& brokers) {
-  Broker b(rt, id, cfg, controller, brokers);
+  Broker b(rt, id, cfg, controllers, brokers);
   b.main();
 }
 

@@ -30,7 +30,8 @@ struct PartitionHost {
 
 class Broker {
  public:
-  Broker(SimRuntime& rt, BrokerId id, const ClusterConfig& cfg, NodeId controller, const std::vector<NodeId>& brokers);
+  Broker(SimRuntime& rt, BrokerId id, const ClusterConfig& cfg, const std::vector<NodeId>& controllers,
+         const std::vector<NodeId>& brokers);
   void main();
 
   // Handlers (one file each). Each may suspend.
@@ -41,8 +42,25 @@ class Broker {
   std::shared_ptr<const Payload> handle_list_offsets(const ListOffsetsReq& r);
   std::shared_ptr<const Payload> handle_find_coordinator(const FindCoordinatorReq& r);
   // --- group API handlers ---
+  // Served by the group coordinator (groups()); each may suspend.
+  std::shared_ptr<const Payload> handle_join_group(const JoinGroupReq& r);
+  std::shared_ptr<const Payload> handle_sync_group(const SyncGroupReq& r);
+  std::shared_ptr<const Payload> handle_heartbeat(const HeartbeatReq& r);
+  std::shared_ptr<const Payload> handle_leave_group(const LeaveGroupReq& r);
+  std::shared_ptr<const Payload> handle_offset_commit(const OffsetCommitReq& r);
+  std::shared_ptr<const Payload> handle_offset_fetch(const OffsetFetchReq& r);
+  std::shared_ptr<const Payload> handle_txn_offset_commit(const TxnOffsetCommitReq& r);
   // --- end group API handlers ---
   // --- transaction API handlers ---
+  // Client to transaction coordinator (txn_coordinator.*), and coordinator to
+  // partition leader (write_txn_markers.cpp). Each suspends.
+  std::shared_ptr<const Payload> handle_add_partitions_to_txn(const AddPartitionsToTxnReq& r);
+  std::shared_ptr<const Payload> handle_add_offsets_to_txn(const AddOffsetsToTxnReq& r);
+  std::shared_ptr<const Payload> handle_end_txn(const EndTxnReq& r);
+  std::shared_ptr<const Payload> handle_write_txn_markers(const WriteTxnMarkersReq& r);
+  // A producer id unique in the cluster: broker id, process incarnation and a
+  // counter (init_producer_id.cpp). Does not suspend.
+  int64_t allocate_producer_id();
   // --- end transaction API handlers ---
 
   // Appends a batch as the partition leader and, for acks=-1, waits until the
@@ -58,7 +76,17 @@ class Broker {
   const ClusterConfig& config() const { return cfg_; }
   BrokerId id() const { return id_; }
   NodeId broker_node(BrokerId b) const { return brokers_.at(static_cast<size_t>(b)); }
-  NodeId controller_node() const { return controller_; }
+  // The controller this broker last found active (controller_client.cpp).
+  NodeId controller_node() const { return controllers_.at(active_controller_); }
+  // Sends a controller request to the active controller, found as
+  // call_active_controller (controller_client.h) describes: the last known one,
+  // then hints, then the others in turn; timed_out if none answered within
+  // timeout. Suspends.
+  Result<std::shared_ptr<const Payload>, NetErrc> call_controller(std::shared_ptr<const Payload> req,
+                                                                  Duration timeout);
+  // True if m is newer than this broker's image by (controller epoch, version):
+  // an image from a controller that has since been replaced is ignored.
+  bool newer_image(const MetadataImage& m) const;
   const MetadataImage* image() const { return image_.get(); }
   GroupCoordinator& groups() { return *groups_; }
   TxnCoordinator& txns() { return *txns_; }
@@ -74,7 +102,8 @@ class Broker {
   SimRuntime& rt_;
   BrokerId id_;
   const ClusterConfig& cfg_;
-  NodeId controller_;
+  std::vector<NodeId> controllers_;  // the controller quorum, by index
+  size_t active_controller_ = 0;     // index of the last controller found active
   std::vector<NodeId> brokers_;
   std::shared_ptr<const MetadataImage> image_;
   std::map<TopicPartition, std::unique_ptr<PartitionHost>> hosts_;

@@ -1,15 +1,20 @@
-// BrokerHeartbeat (controller side): liveness, registration, and the metadata
-// image handed to brokers.
+// BrokerHeartbeat (active controller side): liveness, registration, and the
+// committed metadata image handed to brokers.
 #include "controller.h"
+
+#include <streamsim/core/assert.h>
 
 namespace streamsim::sim::kafka {
 
-std::shared_ptr<const Payload> Controller::handle_heartbeat(const BrokerHeartbeatReq& r) {
+Controller::Answer Controller::handle_heartbeat(const BrokerHeartbeatReq& r) {
+  SS_ASSERT(role_ == Role::leader, "only the active controller takes heartbeats");
   auto resp = std::make_shared<BrokerHeartbeatResp>();
+  Answer a;
+  a.resp = resp;
   auto it = liveness_.find(r.broker);
-  if (it == liveness_.end()) return resp;  // not a broker of this cluster
+  if (it == liveness_.end()) return a;  // not a broker of this cluster
+  const int64_t before = image_.version;
   it->second.last_heartbeat = rt_.now();
-  it->second.incarnation = r.incarnation;
   auto known = image_.broker_epochs.find(r.broker);
   if (known != image_.broker_epochs.end() && known->second != r.incarnation) {
     // The broker restarted since it last registered: fence the old incarnation.
@@ -21,9 +26,16 @@ std::shared_ptr<const Payload> Controller::handle_heartbeat(const BrokerHeartbea
     if (!it->second.fenced) changed();
   }
   if (it->second.fenced) broker_up(r.broker);
-  resp->controller_epoch = image_.controller_epoch;
-  if (r.known_version != image_.version) resp->image = snapshot();
-  return resp;
+  SS_ASSERT(!it->second.fenced, "a heartbeating broker is registered");
+  resp->controller_epoch = term_;
+  // A registration or fencing change is answered once committed, so the broker
+  // learns it from this answer; an unchanged heartbeat is answered at once.
+  if (image_.version != before) a.commit_version = image_.version;
+  a.on_commit = [this, known_version = r.known_version](ControllerResp& c) {
+    auto& h = static_cast<BrokerHeartbeatResp&>(c);
+    if (committed_ && committed_->version != known_version) h.image = committed_;
+  };
+  return a;
 }
 
 }  // namespace streamsim::sim::kafka

@@ -1,5 +1,6 @@
 // Fetch (broker side): follower replication and consumer reads, with a long
-// poll of up to max_wait when there is nothing new.
+// poll of up to max_wait when there is nothing new. read_committed consumers
+// read below the last stable offset and get the aborted transactions in range.
 #include "broker.h"
 
 namespace streamsim::sim::kafka {
@@ -35,7 +36,7 @@ std::shared_ptr<const Payload> Broker::handle_fetch(const FetchReq& r) {
         if (fp.current_leader_epoch >= 0 && fp.current_leader_epoch < h->replica.leader_epoch()) {
           res.error = Errc::fenced_leader_epoch;
         } else {
-          auto b = h->replica.read(fp.fetch_offset, 1 << 20);
+          auto b = h->replica.read(fp.fetch_offset, 1 << 20, r.read_committed);
           if (b.ok()) {
             res.batches = std::move(*b);
           } else {
@@ -43,6 +44,15 @@ std::shared_ptr<const Payload> Broker::handle_fetch(const FetchReq& r) {
           }
         }
         res.high_watermark = h->replica.high_watermark();
+        res.last_stable_offset = h->replica.last_stable_offset();
+        if (r.read_committed && !res.batches.empty()) {
+          // KIP-98: the aborted transactions overlapping the returned range, so
+          // the consumer can drop their data (it sees each ABORT marker too).
+          for (const AbortedTxnEntry& a :
+               h->replica.aborted_between(fp.fetch_offset, res.batches.back().next_offset())) {
+            res.aborted.push_back(AbortedTxn{a.producer_id, a.first_offset});
+          }
+        }
       }
       bool empty = res.error == Errc::no_error && res.batches.empty() && !res.truncate_to;
       if (!empty || attempt == 1) break;

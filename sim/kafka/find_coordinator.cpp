@@ -47,7 +47,7 @@ std::shared_ptr<const Payload> Broker::handle_find_coordinator(const FindCoordin
     t.min_insync_replicas = std::min<int32_t>(2, t.replication);
     req->topics.push_back(t);
     // The answer arrives with a later heartbeat's metadata; the client retries.
-    (void)rt_.net().call(rt_, rt_.id(), controller_, kControllerPort, req, Duration::millis(500));
+    (void)call_controller(req, Duration::millis(500));
     return resp;
   }
   // The topic as created decides the placement (its partition count is fixed).

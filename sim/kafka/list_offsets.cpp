@@ -1,5 +1,6 @@
 // ListOffsets (broker side): earliest is the log start, latest the high
-// watermark (the last stable offset equals it without transactions).
+// watermark, or for read_committed the last stable offset (which equals the
+// high watermark while no transaction is open).
 #include "broker.h"
 
 namespace streamsim::sim::kafka {
@@ -12,7 +13,8 @@ std::shared_ptr<const Payload> Broker::handle_list_offsets(const ListOffsetsReq&
       resp->results.push_back({Errc::not_leader_or_follower, -1});
       continue;
     }
-    resp->results.push_back({Errc::no_error, r.latest ? h->replica.high_watermark() : h->log.start_offset()});
+    int64_t latest = r.read_committed ? h->replica.last_stable_offset() : h->replica.high_watermark();
+    resp->results.push_back({Errc::no_error, r.latest ? latest : h->log.start_offset()});
   }
   return resp;
 }

@@ -1,10 +1,30 @@
-// The simulated producer: librdkafka-like batching, retries and idempotence over the simulated network.
+// The simulated producer: librdkafka-like batching, retries and idempotence over the simulated network,
+// and transactions (KIP-98) with librdkafka's state machine and error classes:
+// - init_transactions gets a producer id and epoch from the transaction
+//   coordinator (fencing older producers of the transactional.id);
+//   begin_transaction opens a transaction locally; the sender registers each
+//   partition with AddPartitionsToTxn before its first batch to it in the
+//   transaction; commit_transaction flushes, then EndTxn(commit);
+//   abort_transaction purges queued messages (_PURGE_QUEUE), waits for those in
+//   flight, then EndTxn(abort).
+// - Retriable coordinator errors (not_coordinator, coordinator_not_available,
+//   coordinator_load_in_progress, concurrent_transactions, transport errors) are
+//   retried inside the call until its timeout (then _TIMED_OUT, retriable).
+// - Being fenced (PRODUCER_FENCED from the coordinator, INVALID_PRODUCER_EPOCH
+//   from a partition) is fatal (_FENCED): the producer is unusable.
+// - A record that fails inside a transaction makes the transaction abortable
+//   (txn_requires_abort): commit returns that error, abort_transaction() and
+//   begin again. Its sequence numbers are lost, so after the abort the producer
+//   bumps its epoch with InitProducerId naming its id and epoch (KIP-360).
 #include "client_common.h"
 
 #include <streamsim/core/sync.h>
 #include <streamsim/kafka/partitioner.h>
 
 #include <deque>
+#include <functional>
+#include <iterator>
+#include <set>
 
 namespace streamsim::sim::kafka {
 
@@ -24,6 +44,12 @@ class SimProducer final : public k::Producer {
     msg_timeout_ = cfg_.num("message.timeout.ms") == 0 ? Duration::max() : Duration::millis(cfg_.num("message.timeout.ms"));
     request_timeout_ = Duration::millis(cfg_.num("request.timeout.ms"));
     idempotent_ = cfg_.idempotent();
+    txn_ = cfg_.transactional();
+    if (txn_) {
+      SS_ASSERT(idempotent_, "a transactional producer is idempotent (Config enforces it)");
+      txn_id_ = cfg_.str("transactional.id");
+      txn_timeout_ = Duration::millis(cfg_.num("transaction.timeout.ms"));
+    }
     sender_ = rt_.spawn("producer-sender", [this] { sender(); });
   }
   ~SimProducer() override {
@@ -43,7 +69,12 @@ class SimProducer final : public k::Producer {
 
   Result<void, k::Error> produce(k::ProducerRecord r) override {
     if (fatal_) return unexpected(*fatal_);
-    if (cfg_.transactional()) return unexpected(err(Errc::local_state, "transactions are not simulated yet"));
+    if (txn_ && phase_ == Phase::abortable) {
+      k::Error e = err(Errc::local_state, "the transaction failed: abort_transaction() first");
+      e.txn_requires_abort = true;
+      return unexpected(e);
+    }
+    if (txn_ && phase_ != Phase::in_txn) return unexpected(err(Errc::local_state, "produce outside a transaction"));
     if (outstanding_ >= queue_max_) return unexpected(err(Errc::local_queue_full, "queue.buffering.max.messages reached", true));
     Msg m;
     m.rec.key = r.key;
@@ -92,14 +123,107 @@ class SimProducer final : public k::Producer {
     }
   }
 
-  Result<void, k::Error> init_transactions(Duration) override { return unexpected(not_simulated()); }
-  Result<void, k::Error> begin_transaction() override { return unexpected(not_simulated()); }
-  Result<void, k::Error> send_offsets_to_transaction(const std::vector<k::TopicPartitionOffset>&,
-                                                     const k::GroupMetadata&, Duration) override {
-    return unexpected(not_simulated());
+  Result<void, k::Error> init_transactions(Duration timeout) override {
+    if (auto e = txn_check({Phase::uninit}, "init_transactions")) return unexpected(*e);
+    const Instant deadline = rt_.now() + timeout;
+    auto req = std::make_shared<InitProducerIdReq>();
+    req->transactional_id = txn_id_;
+    req->transaction_timeout = txn_timeout_;
+    auto r = coordinator_call(req, deadline, [](const Payload& p) { return payload_as_ref<InitProducerIdResp>(p).error; });
+    if (!r.ok()) return unexpected(r.error());
+    const auto& resp = payload_as<InitProducerIdResp>(*r);
+    if (resp.error != Errc::no_error) return unexpected(txn_failure(resp.error, "InitProducerId", /*abortable=*/false));
+    set_producer(resp.producer_id, resp.producer_epoch);
+    phase_ = Phase::ready;
+    rt_.trace("kafka/txn_client_init", static_cast<uint64_t>(producer_id_), static_cast<uint64_t>(producer_epoch_));
+    return {};
   }
-  Result<void, k::Error> commit_transaction(Duration) override { return unexpected(not_simulated()); }
-  Result<void, k::Error> abort_transaction(Duration) override { return unexpected(not_simulated()); }
+
+  Result<void, k::Error> begin_transaction() override {
+    if (auto e = txn_check({Phase::ready}, "begin_transaction")) return unexpected(*e);
+    SS_ASSERT(txn_added_.empty() && txn_pending_add_.empty() && !txn_offsets_, "leftovers of an earlier transaction");
+    phase_ = Phase::in_txn;
+    return {};
+  }
+
+  Result<void, k::Error> send_offsets_to_transaction(const std::vector<k::TopicPartitionOffset>& offsets,
+                                                     const k::GroupMetadata& group, Duration timeout) override {
+    if (auto e = txn_check({Phase::in_txn}, "send_offsets_to_transaction")) return unexpected(*e);
+    if (group.group_id.empty()) return unexpected(err(Errc::local_invalid_arg, "group metadata without group id"));
+    if (offsets.empty()) return {};  // librdkafka: nothing to send is a no-op
+    const Instant deadline = rt_.now() + timeout;
+    // 1. The group's __consumer_offsets partition joins the transaction.
+    auto add = std::make_shared<AddOffsetsToTxnReq>();
+    add->transactional_id = txn_id_;
+    add->producer_id = producer_id_;
+    add->producer_epoch = producer_epoch_;
+    add->group_id = group.group_id;
+    auto r = coordinator_call(add, deadline, [](const Payload& p) { return payload_as_ref<AddOffsetsToTxnResp>(p).error; });
+    if (!r.ok()) return unexpected(r.error());
+    if (Errc e = payload_as<AddOffsetsToTxnResp>(*r).error; e != Errc::no_error)
+      return unexpected(txn_failure(e, "AddOffsetsToTxn", /*abortable=*/true));
+    txn_offsets_ = true;
+    // 2. The offsets go to the group coordinator, pending until the marker.
+    auto commit = std::make_shared<TxnOffsetCommitReq>();
+    commit->transactional_id = txn_id_;
+    commit->group_id = group.group_id;
+    commit->producer_id = producer_id_;
+    commit->producer_epoch = producer_epoch_;
+    commit->generation = group.generation;
+    commit->member_id = group.member_id;
+    for (const auto& o : offsets) commit->offsets.emplace_back(TopicPartition{o.tp.topic, o.tp.partition}, o.offset.value);
+    for (int attempt = 0; attempt < kMaxCoordinatorAttempts; ++attempt) {
+      if (rt_.now() >= deadline) break;
+      auto gc = meta_.find_coordinator(CoordinatorType::group, group.group_id);
+      if (!gc.ok()) {
+        backoff_until(deadline, backoff_);
+        continue;
+      }
+      auto c = rt_.net().call(rt_, rt_.id(), *gc, kBrokerPort, commit, call_timeout(deadline));
+      if (!c.ok()) {
+        backoff_until(deadline, backoff_);
+        continue;
+      }
+      const Errc e = payload_as<TxnOffsetCommitResp>(*c).error;
+      if (e == Errc::no_error) return {};
+      if (coordinator_retriable(e) || e == Errc::request_timed_out || e == Errc::unknown_topic_or_partition) {
+        backoff_until(deadline, e == Errc::concurrent_transactions ? kConcurrentBackoff : backoff_);
+        continue;
+      }
+      return unexpected(txn_failure(e, "TxnOffsetCommit", /*abortable=*/true));
+    }
+    return unexpected(err(Errc::local_timed_out, "send_offsets_to_transaction timed out", true));
+  }
+
+  Result<void, k::Error> commit_transaction(Duration timeout) override {
+    if (auto e = txn_check({Phase::in_txn, Phase::committing}, "commit_transaction")) return unexpected(*e);
+    const Instant deadline = rt_.now() + timeout;
+    phase_ = Phase::committing;  // a timed-out commit may be called again and resumes here
+    wait_delivered(deadline);
+    if (fatal_) return unexpected(*fatal_);
+    if (phase_ == Phase::abortable) return unexpected(abortable_error());
+    if (outstanding_ > 0)
+      return unexpected(err(Errc::local_timed_out, std::to_string(outstanding_) + " messages still outstanding", true));
+    if (auto e = end_txn(true, deadline)) return unexpected(*e);
+    return {};
+  }
+
+  Result<void, k::Error> abort_transaction(Duration timeout) override {
+    if (auto e = txn_check({Phase::in_txn, Phase::committing, Phase::abortable, Phase::aborting}, "abort_transaction"))
+      return unexpected(*e);
+    const Instant deadline = rt_.now() + timeout;
+    phase_ = Phase::aborting;
+    purge_queued();
+    // Batches in flight keep their sequence numbers: wait until each is
+    // acknowledged or failed, so the next transaction's sequences follow on.
+    while (in_flight_batches() > 0 && !fatal_) {
+      if (done_cv_.wait_until(rt_, deadline) == WakeReason::timed_out && in_flight_batches() > 0)
+        return unexpected(err(Errc::local_timed_out, "in-flight messages did not finish before the timeout", true));
+    }
+    if (fatal_) return unexpected(*fatal_);
+    if (auto e = end_txn(false, deadline)) return unexpected(*e);
+    return {};
+  }
 
  private:
   struct Msg {
@@ -130,7 +254,243 @@ class SimProducer final : public k::Producer {
     return out;
   }
 
-  static k::Error not_simulated() { return err(Errc::local_state, "transactions are not simulated yet"); }
+  // --- Transactions ---
+  enum class Phase { uninit, ready, in_txn, committing, aborting, abortable };
+  static constexpr int kMaxCoordinatorAttempts = 100000;  // the deadline ends the loop first in practice
+  static constexpr Duration kConcurrentBackoff = Duration::millis(20);
+
+  template <class T>
+  static const T& payload_as_ref(const Payload& p) {
+    auto* t = dynamic_cast<const T*>(&p);
+    SS_ASSERT(t != nullptr, "a response of an unexpected type");
+    return *t;
+  }
+
+  static bool coordinator_retriable(Errc e) {
+    return e == Errc::not_coordinator || e == Errc::coordinator_not_available ||
+           e == Errc::coordinator_load_in_progress || e == Errc::concurrent_transactions;
+  }
+
+  // The error a transactional call returns in the wrong state, or nullopt.
+  std::optional<k::Error> txn_check(std::initializer_list<Phase> allowed, const char* call) {
+    if (!txn_) return err(Errc::local_state, std::string(call) + ": transactional.id is not configured");
+    if (fatal_) return *fatal_;
+    for (Phase p : allowed) {
+      if (phase_ == p) return std::nullopt;
+    }
+    if (phase_ == Phase::abortable) return abortable_error();
+    return err(Errc::local_state, std::string(call) + " in the wrong transaction state");
+  }
+
+  k::Error abortable_error() const {
+    SS_ASSERT(txn_error_.has_value(), "abortable state without its error");
+    k::Error e = *txn_error_;
+    e.txn_requires_abort = true;
+    return e;
+  }
+
+  // Classifies a coordinator or broker error met by a transactional call:
+  // fencing is fatal (_FENCED), a state mismatch with the coordinator is fatal
+  // too, anything else makes the transaction abortable (or, outside one, is
+  // returned as it is).
+  k::Error txn_failure(Errc code, const std::string& what, bool abortable) {
+    const std::string msg = what + ": " + k::to_string(code);
+    if (code == Errc::producer_fenced || code == Errc::invalid_producer_epoch) {
+      k::Error e = err(Errc::local_fenced, msg + " (fenced by a newer producer with the same transactional.id)");
+      set_fatal(e);
+      return e;
+    }
+    if (code == Errc::invalid_producer_id_mapping || code == Errc::invalid_txn_state ||
+        code == Errc::invalid_transaction_timeout) {
+      k::Error e = err(code, msg);
+      set_fatal(e);
+      return e;
+    }
+    k::Error e = err(code, msg);
+    if (abortable && (phase_ == Phase::in_txn || phase_ == Phase::committing)) {
+      txn_error_ = e;
+      phase_ = Phase::abortable;
+      e.txn_requires_abort = true;
+    }
+    return e;
+  }
+
+  // Makes e fatal (the flag is set on the caller's error too) and fails the producer.
+  void set_fatal(k::Error& e) {
+    e.fatal = true;
+    if (!fatal_) {
+      rt_.trace("kafka/txn_client_fatal", static_cast<uint64_t>(producer_id_), static_cast<uint64_t>(-static_cast<int>(e.code)));
+      fail_all(e);
+    }
+    work_.notify_all();
+    done_cv_.notify_all();
+  }
+
+  void set_producer(int64_t id, int16_t epoch) {
+    producer_id_ = id;
+    producer_epoch_ = epoch;
+    // A new epoch starts every partition's sequence at 0.
+    for (auto& [tp, q] : queues_) {
+      SS_ASSERT(!q.in_flight, "new producer epoch with a batch in flight");
+      q.next_sequence = 0;
+    }
+    sequences_lost_ = false;
+  }
+
+  Duration call_timeout(Instant deadline) const {
+    return std::max(Duration::millis(1), std::min(meta_.request_timeout(), deadline - rt_.now()));
+  }
+  void backoff_until(Instant deadline, Duration d) {
+    if (rt_.now() < deadline) rt_.sleep_for(std::min(d, deadline - rt_.now()));
+  }
+
+  // Sends req to the transaction coordinator, finding it again and retrying on
+  // coordinator errors, until another answer or the deadline (local_timed_out,
+  // retriable). Suspends.
+  Result<std::shared_ptr<const Payload>, k::Error> coordinator_call(std::shared_ptr<const Payload> req, Instant deadline,
+                                                                    const std::function<Errc(const Payload&)>& error_of) {
+    for (int attempt = 0; attempt < kMaxCoordinatorAttempts && rt_.now() < deadline; ++attempt) {
+      if (!coordinator_) {
+        auto c = meta_.find_coordinator(CoordinatorType::transaction, txn_id_);
+        if (!c.ok()) {
+          backoff_until(deadline, backoff_);
+          continue;
+        }
+        coordinator_ = *c;
+      }
+      auto r = rt_.net().call(rt_, rt_.id(), *coordinator_, kBrokerPort, req, call_timeout(deadline));
+      if (!r.ok()) {
+        coordinator_.reset();
+        backoff_until(deadline, backoff_);
+        continue;
+      }
+      const Errc e = error_of(**r);
+      if (e == Errc::not_coordinator || e == Errc::coordinator_not_available) {
+        coordinator_.reset();
+        backoff_until(deadline, backoff_);
+        continue;
+      }
+      if (e == Errc::coordinator_load_in_progress || e == Errc::concurrent_transactions) {
+        backoff_until(deadline, kConcurrentBackoff);
+        continue;
+      }
+      return *r;
+    }
+    return unexpected(err(Errc::local_timed_out, std::string(req->type_name()) + " to the transaction coordinator timed out", true));
+  }
+
+  // Ends the transaction with EndTxn (skipped if nothing was registered), then
+  // bumps the epoch if sequence numbers were lost. Returns the error, if any.
+  std::optional<k::Error> end_txn(bool commit, Instant deadline) {
+    if (!txn_added_.empty() || txn_offsets_) {
+      auto req = std::make_shared<EndTxnReq>();
+      req->transactional_id = txn_id_;
+      req->producer_id = producer_id_;
+      req->producer_epoch = producer_epoch_;
+      req->committed = commit;
+      auto r = coordinator_call(req, deadline, [](const Payload& p) { return payload_as_ref<EndTxnResp>(p).error; });
+      if (!r.ok()) return r.error();
+      if (Errc e = payload_as<EndTxnResp>(*r).error; e != Errc::no_error)
+        return txn_failure(e, commit ? "EndTxn(commit)" : "EndTxn(abort)", /*abortable=*/commit);
+    }
+    if (!commit && sequences_lost_) {
+      // KIP-360: a producer that lost sequence numbers bumps its epoch, naming
+      // its current id and epoch so the coordinator does not treat it as a zombie.
+      auto req = std::make_shared<InitProducerIdReq>();
+      req->transactional_id = txn_id_;
+      req->transaction_timeout = txn_timeout_;
+      req->producer_id = producer_id_;
+      req->producer_epoch = producer_epoch_;
+      auto r = coordinator_call(req, deadline, [](const Payload& p) { return payload_as_ref<InitProducerIdResp>(p).error; });
+      if (!r.ok()) return r.error();
+      const auto& resp = payload_as<InitProducerIdResp>(*r);
+      if (resp.error != Errc::no_error) return txn_failure(resp.error, "InitProducerId (epoch bump)", false);
+      set_producer(resp.producer_id, resp.producer_epoch);
+    }
+    rt_.trace("kafka/txn_client_end", static_cast<uint64_t>(producer_id_), commit ? 1 : 0);
+    txn_added_.clear();
+    txn_pending_add_.clear();
+    txn_offsets_ = false;
+    txn_error_.reset();
+    phase_ = Phase::ready;
+    return std::nullopt;
+  }
+
+  // Waits until every record is reported, the transaction fails, or the deadline.
+  void wait_delivered(Instant deadline) {
+    while (outstanding_ > 0 && !fatal_ && phase_ != Phase::abortable) {
+      if (done_cv_.wait_until(rt_, deadline) == WakeReason::timed_out) return;
+    }
+  }
+
+  size_t in_flight_batches() const {
+    size_t n = 0;
+    for (const auto& [tp, q] : queues_) n += q.in_flight ? 1 : 0;
+    return n;
+  }
+
+  // abort_transaction: queued records are reported with _PURGE_QUEUE.
+  void purge_queued() {
+    const k::Error purged = err(Errc::local_purge_queue, "purged by abort_transaction");
+    while (!unpartitioned_.empty()) {
+      std::vector<Msg> one{std::move(unpartitioned_.front())};
+      unpartitioned_.pop_front();
+      report(one, {one[0].topic, -1}, -1, purged, k::Persistence::not_persisted);
+    }
+    for (auto& [tp, q] : queues_) {
+      if (q.queue.empty()) continue;
+      std::vector<Msg> msgs(std::make_move_iterator(q.queue.begin()), std::make_move_iterator(q.queue.end()));
+      q.queue.clear();
+      report(msgs, tp, -1, purged, k::Persistence::not_persisted);
+    }
+    txn_pending_add_.clear();
+  }
+
+  // A record failed inside the transaction: the transaction can only be aborted,
+  // and the batch's sequence numbers are gone (the epoch is bumped after the abort).
+  void txn_record_failed(const k::Error& e) {
+    sequences_lost_ = true;
+    if (phase_ == Phase::in_txn || phase_ == Phase::committing) {
+      txn_error_ = e;
+      phase_ = Phase::abortable;
+      done_cv_.notify_all();
+    }
+  }
+
+  // Registers the partitions waiting for AddPartitionsToTxn, in one request per
+  // round, until none waits or the transaction ends. Runs as its own task.
+  void add_partitions_task() {
+    struct Done {
+      bool& b;
+      ~Done() { b = false; }
+    } done{adding_};
+    const Instant deadline = rt_.now() + txn_timeout_;
+    while (!txn_pending_add_.empty() && (phase_ == Phase::in_txn || phase_ == Phase::committing) && !fatal_) {
+      auto req = std::make_shared<AddPartitionsToTxnReq>();
+      req->transactional_id = txn_id_;
+      req->producer_id = producer_id_;
+      req->producer_epoch = producer_epoch_;
+      req->partitions.assign(txn_pending_add_.begin(), txn_pending_add_.end());
+      auto r = coordinator_call(req, deadline, [](const Payload& p) { return payload_as_ref<AddPartitionsToTxnResp>(p).error; });
+      if (phase_ != Phase::in_txn && phase_ != Phase::committing) return;  // aborted meanwhile
+      if (!r.ok()) {
+        txn_record_failed(r.error());
+        return;
+      }
+      const Errc e = payload_as<AddPartitionsToTxnResp>(*r).error;
+      if (e != Errc::no_error) {
+        (void)txn_failure(e, "AddPartitionsToTxn", /*abortable=*/true);
+        done_cv_.notify_all();
+        return;
+      }
+      for (const TopicPartition& tp : req->partitions) {
+        txn_pending_add_.erase(tp);
+        txn_added_.insert(tp);
+      }
+      rt_.trace("kafka/txn_client_added", static_cast<uint64_t>(producer_id_), req->partitions.size());
+      work_.notify_all();
+    }
+  }
 
   void report(std::vector<Msg>& msgs, const TopicPartition& tp, int64_t base, std::optional<k::Error> e,
               k::Persistence status) {
@@ -160,12 +520,26 @@ class SimProducer final : public k::Producer {
   }
 
   bool ensure_producer_id() {
-    if (!idempotent_ || producer_id_ >= 0) return true;
-    auto r = rt_.net().call(rt_, rt_.id(), meta_.any_broker(), kBrokerPort, std::make_shared<InitProducerIdReq>(),
+    // A transactional producer gets its id from init_transactions (and cannot
+    // produce before it).
+    if (!idempotent_ || producer_id_ >= 0 || txn_) return true;
+    // Any broker answers; after a failure ask the next live one (librdkafka
+    // picks any usable broker), so one crashed bootstrap broker cannot stall
+    // the producer forever.
+    NodeId target = meta_.any_broker();
+    if (init_failures_ > 0 && meta_.image() && !meta_.image()->live_brokers.empty()) {
+      const auto& live = meta_.image()->live_brokers;
+      if (auto n = meta_.node_of(live[init_failures_ % live.size()])) target = *n;
+    }
+    auto r = rt_.net().call(rt_, rt_.id(), target, kBrokerPort, std::make_shared<InitProducerIdReq>(),
                             meta_.request_timeout());
-    if (!r.ok()) return false;
+    const bool answered = r.ok() && payload_as<InitProducerIdResp>(*r).error == Errc::no_error;
+    if (!answered) {
+      ++init_failures_;
+      if (!meta_.image()) meta_.refresh();  // learn the live brokers to rotate over
+      return false;
+    }
     const auto& resp = payload_as<InitProducerIdResp>(*r);
-    if (resp.error != Errc::no_error) return false;
     producer_id_ = resp.producer_id;
     producer_epoch_ = resp.producer_epoch;
     return true;
@@ -179,8 +553,9 @@ class SimProducer final : public k::Producer {
         if (rt_.now() - it->enqueued > msg_timeout_) {
           std::vector<Msg> one{std::move(*it)};
           it = unpartitioned_.erase(it);
-          report(one, {one[0].topic, -1}, -1, err(Errc::unknown_topic_or_partition, "unknown topic"),
-                 k::Persistence::not_persisted);
+          k::Error unknown = err(Errc::unknown_topic_or_partition, "unknown topic");
+          if (txn_) txn_record_failed(unknown);
+          report(one, {one[0].topic, -1}, -1, unknown, k::Persistence::not_persisted);
           continue;
         }
         ++it;
@@ -222,7 +597,20 @@ class SimProducer final : public k::Producer {
         while (!q.in_flight && !q.queue.empty() && rt_.now() - q.queue.front().enqueued > msg_timeout_) {
           std::vector<Msg> one{std::move(q.queue.front())};
           q.queue.pop_front();
-          report(one, tp, -1, err(Errc::local_msg_timed_out, "message timed out"), k::Persistence::not_persisted);
+          k::Error timed_out = err(Errc::local_msg_timed_out, "message timed out");
+          if (txn_) txn_record_failed(timed_out);
+          report(one, tp, -1, timed_out, k::Persistence::not_persisted);
+        }
+        if (txn_ && !q.in_flight && !q.queue.empty() && !txn_added_.count(tp)) {
+          // KIP-98: the partition joins the transaction before its first batch.
+          if (phase_ == Phase::in_txn || phase_ == Phase::committing) {
+            txn_pending_add_.insert(tp);
+            if (!adding_) {
+              adding_ = true;
+              requests_.push_back(rt_.spawn("txn-add-partitions", [this] { add_partitions_task(); }));
+            }
+          }
+          continue;
         }
         if (!q.in_flight && !q.queue.empty()) {
           Instant ready = q.queue.front().enqueued + linger_;
@@ -240,6 +628,7 @@ class SimProducer final : public k::Producer {
             f.batch.producer_id = producer_id_;
             f.batch.producer_epoch = producer_epoch_;
             f.batch.base_sequence = q.next_sequence;
+            f.batch.transactional = txn_;
             q.next_sequence += static_cast<int32_t>(f.msgs.size());
           }
           q.in_flight = std::move(f);
@@ -270,6 +659,7 @@ class SimProducer final : public k::Producer {
     InFlight& f = *q.in_flight;
     ++f.attempts;
     auto finish = [&](std::optional<k::Error> e, int64_t base, k::Persistence st) {
+      if (txn_ && e && !e->fatal) txn_record_failed(*e);
       report(f.msgs, tp, base, std::move(e), st);
       q.in_flight.reset();
       q.busy = false;
@@ -309,7 +699,15 @@ class SimProducer final : public k::Producer {
     const ProducePartitionResult& res = resp.results.front();
     if (res.error == Errc::no_error) return finish(std::nullopt, res.base_offset, k::Persistence::persisted);
     if (retriable(res.error)) return retry_later(res.error, k::to_string(res.error));
-    if (idempotent_ && (res.error == Errc::out_of_order_sequence_number || res.error == Errc::invalid_producer_epoch ||
+    if (txn_ && (res.error == Errc::invalid_producer_epoch || res.error == Errc::producer_fenced)) {
+      // The coordinator bumped the epoch for a newer producer (or a timeout): fenced.
+      k::Error fenced = err(Errc::local_fenced, std::string("produce fenced: ") + k::to_string(res.error));
+      fenced.fatal = true;
+      finish(fenced, -1, k::Persistence::possibly_persisted);
+      set_fatal(fenced);
+      return;
+    }
+    if (idempotent_ && !txn_ && (res.error == Errc::out_of_order_sequence_number || res.error == Errc::invalid_producer_epoch ||
                         res.error == Errc::unknown_producer_id)) {
       k::Error fatal = err(Errc::local_fatal, std::string("idempotent producer fatal error: ") + k::to_string(res.error));
       fatal.fatal = true;
@@ -330,6 +728,18 @@ class SimProducer final : public k::Producer {
   size_t batch_max_ = 10000, queue_max_ = 100000;
   int64_t retries_ = 0;
   bool idempotent_ = false;
+  bool txn_ = false;
+  std::string txn_id_;
+  Duration txn_timeout_ = Duration::seconds(60);
+  Phase phase_ = Phase::uninit;
+  std::optional<NodeId> coordinator_;           // the transaction coordinator, once found
+  std::set<TopicPartition> txn_added_;          // registered in the current transaction
+  std::set<TopicPartition> txn_pending_add_;    // waiting for AddPartitionsToTxn
+  bool txn_offsets_ = false;                    // send_offsets_to_transaction registered the group
+  bool adding_ = false;                         // add_partitions_task is running
+  bool sequences_lost_ = false;                 // a batch failed after taking sequence numbers
+  std::optional<k::Error> txn_error_;           // why the transaction is abortable
+  size_t init_failures_ = 0;                    // failed InitProducerId calls (idempotent, not transactional)
   int64_t producer_id_ = -1;
   int16_t producer_epoch_ = 0;
   bool stale_metadata_ = false;

@@ -3,6 +3,8 @@
 #include <streamsim/core/assert.h>
 
 #include <algorithm>
+#include <charconv>
+#include <string>
 
 namespace streamsim::sim::kafka {
 
@@ -11,23 +13,107 @@ Replica::Replica(BrokerId self, PartitionLog& log, PartitionConfig cfg) : self_(
   SS_ASSERT(cfg.min_insync_replicas >= 1, "min.insync.replicas must be at least 1");
 }
 
+Batch make_marker(int64_t producer_id, int16_t producer_epoch, int32_t coordinator_epoch, bool commit,
+                  int64_t timestamp_ms) {
+  SS_ASSERT(producer_id >= 0 && producer_epoch >= 0, "a transaction marker names a producer id and epoch");
+  Batch b;
+  b.producer_id = producer_id;
+  b.producer_epoch = producer_epoch;
+  b.transactional = true;
+  b.control = commit ? ControlType::commit : ControlType::abort;
+  Record r;
+  r.key = commit ? "COMMIT" : "ABORT";
+  r.value = std::to_string(coordinator_epoch);
+  r.timestamp_ms = timestamp_ms;
+  b.records.push_back(std::move(r));
+  return b;
+}
+
+int32_t marker_coordinator_epoch(const Batch& marker) {
+  if (marker.control == ControlType::none || marker.records.size() != 1 || !marker.records[0].value) return -1;
+  const std::string& v = *marker.records[0].value;
+  int32_t epoch = -1;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), epoch);
+  if (ec != std::errc() || ptr != v.data() + v.size()) return -1;
+  return epoch;
+}
+
 void Replica::load() {
   producers_.clear();
+  open_txns_.clear();
+  unreplicated_.clear();
+  aborted_.clear();
   auto batches = log_.read(log_.start_offset(), UINT64_MAX);
   SS_ASSERT(batches.ok(), "reading a recovered log from its start failed");
   for (const Batch& b : *batches) remember(b);
+  forget_replicated();
 }
 
 void Replica::remember(const Batch& b) {
-  if (b.producer_id < 0 || b.base_sequence < 0 || b.control != ControlType::none) return;
+  if (b.producer_id < 0) return;
+  if (b.control != ControlType::none) {
+    // A marker closes the producer's open transaction (a repeated marker, e.g.
+    // a retried WriteTxnMarkers, finds none and only updates the epochs).
+    ProducerState& p = producers_[b.producer_id];
+    if (b.producer_epoch > p.epoch) {
+      p.epoch = b.producer_epoch;  // the coordinator bumped the epoch: older producers are fenced
+      p.last.clear();
+    }
+    p.coordinator_epoch = std::max(p.coordinator_epoch, marker_coordinator_epoch(b));
+    if (p.txn_first) {
+      const int64_t first = *p.txn_first;
+      SS_ASSERT(first < b.base_offset, "a transaction's marker precedes its first batch");
+      open_txns_.erase(first);
+      p.txn_first.reset();
+      if (b.control == ControlType::abort) aborted_.push_back(AbortedTxnEntry{b.producer_id, first, b.base_offset});
+      unreplicated_.push_back(Unreplicated{first, b.base_offset});
+    }
+    return;
+  }
+  // Transactional batches without sequences (as Kafka's group coordinator
+  // writes transactional offset commits) still open a transaction.
+  if (b.base_sequence < 0 && !b.transactional) return;
   ProducerState& p = producers_[b.producer_id];
   if (b.producer_epoch > p.epoch) {
     p.epoch = b.producer_epoch;
     p.last.clear();
   }
-  int32_t last = b.base_sequence + static_cast<int32_t>(b.records.size()) - 1;
-  p.last.push_back(CachedBatch{b.base_sequence, last, b.base_offset});
-  while (p.last.size() > 5) p.last.pop_front();
+  if (b.base_sequence >= 0) {
+    int32_t last = b.base_sequence + static_cast<int32_t>(b.records.size()) - 1;
+    p.last.push_back(CachedBatch{b.base_sequence, last, b.base_offset});
+    while (p.last.size() > 5) p.last.pop_front();
+  }
+  if (b.transactional && !p.txn_first) {
+    p.txn_first = b.base_offset;
+    auto [it, fresh] = open_txns_.emplace(b.base_offset, b.producer_id);
+    SS_ASSERT(fresh, "two open transactions start at the same offset");
+  }
+}
+
+void Replica::forget_replicated() {
+  // Markers are remembered in offset order and the high watermark only grows
+  // (a truncation rebuilds everything through load()), so the front goes first.
+  while (!unreplicated_.empty() && unreplicated_.front().marker_offset < hw_) unreplicated_.pop_front();
+}
+
+int64_t Replica::last_stable_offset() const {
+  int64_t lso = hw_;
+  if (!open_txns_.empty()) lso = std::min(lso, open_txns_.begin()->first);
+  for (const Unreplicated& u : unreplicated_) {
+    if (u.marker_offset >= hw_) lso = std::min(lso, u.first_offset);
+  }
+  SS_ASSERT(lso >= 0 && lso <= hw_, "last stable offset outside [0, high watermark]");
+  return lso;
+}
+
+std::vector<AbortedTxnEntry> Replica::aborted_between(int64_t from, int64_t upto) const {
+  std::vector<AbortedTxnEntry> out;
+  auto it = std::lower_bound(aborted_.begin(), aborted_.end(), from,
+                             [](const AbortedTxnEntry& a, int64_t off) { return a.last_offset < off; });
+  for (; it != aborted_.end(); ++it) {
+    if (it->first_offset < upto) out.push_back(*it);
+  }
+  return out;
 }
 
 bool Replica::become_leader(int32_t epoch, std::vector<BrokerId> replicas, std::vector<BrokerId> isr, Instant now) {
@@ -78,6 +164,7 @@ void Replica::advance_hw() {
   }
   if (min_leo > hw_) hw_ = min_leo;
   SS_ASSERT(hw_ <= log_.end_offset(), "high watermark above the leader's log end");
+  forget_replicated();
 }
 
 ProduceOutcome Replica::append(Batch b, int acks) {
@@ -91,7 +178,26 @@ ProduceOutcome Replica::append(Batch b, int acks) {
     out.error = Errc::not_enough_replicas;
     return out;
   }
-  if (b.producer_id >= 0 && b.base_sequence >= 0) {
+  if (b.control != ControlType::none) {
+    SS_ASSERT(b.transactional && b.producer_id >= 0 && b.records.size() == 1, "a marker is one transactional record");
+    auto it = producers_.find(b.producer_id);
+    if (it != producers_.end()) {
+      if (b.producer_epoch < it->second.epoch) {
+        out.error = Errc::producer_fenced;  // Kafka's ProducerFencedException for an old marker
+        return out;
+      }
+      if (marker_coordinator_epoch(b) < it->second.coordinator_epoch) {
+        out.error = Errc::transaction_coordinator_fenced;
+        return out;
+      }
+    }
+  } else if (b.producer_id >= 0 && b.base_sequence < 0 && b.transactional) {
+    auto it = producers_.find(b.producer_id);
+    if (it != producers_.end() && b.producer_epoch < it->second.epoch) {
+      out.error = Errc::invalid_producer_epoch;
+      return out;
+    }
+  } else if (b.producer_id >= 0 && b.base_sequence >= 0) {
     auto it = producers_.find(b.producer_id);
     const int32_t last_seq = b.base_sequence + static_cast<int32_t>(b.records.size()) - 1;
     if (it != producers_.end()) {
@@ -200,17 +306,21 @@ ReplicaFetchResponse Replica::on_follower_fetch(BrokerId follower, int32_t follo
   return resp;
 }
 
-Result<std::vector<Batch>, Errc> Replica::read(int64_t offset, uint64_t max_bytes) const {
+Result<std::vector<Batch>, Errc> Replica::read(int64_t offset, uint64_t max_bytes, bool read_committed) const {
   if (!is_leader()) return unexpected(Errc::not_leader_or_follower);
   if (offset < log_.start_offset() || offset > hw_) return unexpected(Errc::offset_out_of_range);
-  if (offset == hw_) return std::vector<Batch>{};
+  // read_committed stops at the last stable offset: the outcome of anything at
+  // or above it is not known yet.
+  const int64_t upto = read_committed ? last_stable_offset() : hw_;
+  SS_ASSERT(upto <= hw_, "reading above the high watermark");
+  if (offset >= upto) return std::vector<Batch>{};
   auto r = log_.read(offset, max_bytes);
   if (!r.ok()) return unexpected(Errc::offset_out_of_range);
   std::vector<Batch> out;
   for (Batch& b : *r) {
-    if (b.base_offset >= hw_) break;
-    // Only records below the high watermark are visible to consumers.
-    if (b.next_offset() > hw_) b.records.resize(static_cast<size_t>(hw_ - b.base_offset));
+    if (b.base_offset >= upto) break;
+    // Only records below the bound are visible to consumers.
+    if (b.next_offset() > upto) b.records.resize(static_cast<size_t>(upto - b.base_offset));
     out.push_back(std::move(b));
   }
   return out;
@@ -266,6 +376,7 @@ Errc Replica::on_fetch_response(const ReplicaFetchResponse& r) {
     remember(b);
   }
   hw_ = std::max(hw_, std::min(r.high_watermark, log_.end_offset()));
+  forget_replicated();
   return Errc::no_error;
 }
 

@@ -21,6 +21,9 @@ enum class EngineErrc {
   unknown_partition,  // a batch names a partition this query does not own
   bad_checkpoint,     // changelog entries that do not decode
   query_failed,       // an earlier batch failed; restore from the last checkpoint
+  // The Kafka wiring (instance.h).
+  invalid_config,  // an InstanceConfig field or client property the instance refuses
+  kafka_error,     // Kafka kept failing where the instance cannot go on (field: the call)
 };
 const char* to_string(EngineErrc e);
 

@@ -24,8 +24,10 @@ class KafkaJepsenWorkload final : public Workload {
   const char* kind() const override { return "kafka"; }
   void setup(sim::Simulation& sim) override;
   std::vector<sim::NodeId> fault_targets() const override { return targets_; }
-  // Brokers only: the single controller's metadata has no replica (a real
-  // deployment runs a controller quorum; docs/fidelity.md).
+  // Brokers only. A controller is a Raft voter: one that loses its disk forgets
+  // its vote and the metadata it acknowledged, so it could vote twice in a term
+  // or undo a committed change, which breaks the quorum's safety (KRaft likewise
+  // requires a wiped controller to rejoin as a new voter; not modelled).
   std::vector<sim::NodeId> disk_loss_targets() const override { return cluster_->broker_nodes(); }
   void begin_liveness() override;
   bool settled() const override { return final_done_; }

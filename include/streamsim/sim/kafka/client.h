@@ -7,8 +7,13 @@
 // deduplicates), acks 0/1/all, and consumers that fetch from partition leaders
 // with auto.offset.reset.
 //
-// Not yet simulated (calls return local_state with a message saying so):
-// transactions, consumer groups (subscribe, commits), delete_topics.
+// Transactional producers follow librdkafka's transaction state machine and
+// error classes (sim/kafka/producer.cpp); read_committed consumers read below
+// the last stable offset and drop aborted data (sim/kafka/read_committed.h).
+//
+// Consumer groups: the classic (eager) protocol with range and roundrobin
+// (sim/kafka/consumer.cpp); cooperative-sticky and static membership are
+// refused. Not yet simulated (local_state with a message saying so): delete_topics.
 // One produce request in flight per partition (ordering holds at any
 // max.in.flight).
 #pragma once

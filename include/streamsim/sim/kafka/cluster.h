@@ -1,10 +1,14 @@
-// A simulated Kafka cluster: one controller node and N broker nodes in a
-// sim::Simulation, speaking the protocol of protocol.h over the simulated network.
+// A simulated Kafka cluster: a quorum of controller nodes ("controller-0" ..)
+// and N broker nodes ("broker-0" ..) in a sim::Simulation, speaking the protocol
+// of protocol.h over the simulated network.
 //
-// Fidelity notes (docs/fidelity.md): a single KRaft-style controller whose
-// failover is a crash and restart from its fsynced metadata (no controller
-// quorum); no transactions or consumer groups yet; one in-flight produce request
-// per partition per client.
+// Fidelity notes (docs/fidelity.md): a KRaft-style controller quorum (Raft
+// election with persisted votes, the metadata image replicated to a majority as
+// a whole snapshot rather than as a record log; see sim/kafka/controller.h);
+// the active controller fails over to another voter when it crashes or is cut
+// off from the quorum; transactions (KIP-98: coordinator, markers, last stable
+// offset; sim/kafka/txn_coordinator.h); consumer groups with the classic (eager)
+// rebalance protocol; one in-flight produce request per partition per client.
 #pragma once
 
 #include <streamsim/sim/kafka/protocol.h>
@@ -18,6 +22,14 @@ namespace streamsim::sim::kafka {
 
 struct ClusterConfig {
   int brokers = 3;
+  // Controller quorum voters (1 to 9). A majority must be up and connected for
+  // metadata to change; 1 gives the old single controller that fails over only
+  // by restarting.
+  int controllers = 3;
+  // Raft's election timeout: a voter that hears no leader for a random time in
+  // [timeout, 2 * timeout) starts an election, and an active controller that has
+  // not heard from a majority for this long resigns (KRaft's check-quorum).
+  Duration controller_election_timeout = Duration::millis(300);
   Duration heartbeat_interval = Duration::millis(100);
   Duration broker_session_timeout = Duration::millis(1500);
   Duration replica_lag_time_max = Duration::millis(1000);
@@ -31,6 +43,12 @@ struct ClusterConfig {
   // transaction.state.log.min.isr.
   int32_t offsets_topic_partitions = 3;
   int32_t transaction_topic_partitions = 3;
+  // Group coordinator: Kafka's group.initial.rebalance.delay.ms (3 s by
+  // default; short here so simulations stay short) and the session timeouts a
+  // JoinGroup may ask for (group.min/max.session.timeout.ms, Kafka's defaults).
+  Duration group_initial_rebalance_delay = Duration::millis(300);
+  Duration group_min_session_timeout = Duration::millis(6000);
+  Duration group_max_session_timeout = Duration::seconds(1800);
   std::vector<TopicState> topics;  // created when the controller first starts
 };
 
@@ -41,7 +59,9 @@ class Cluster {
   ~Cluster();
 
   const ClusterConfig& config() const { return *cfg_; }
-  NodeId controller_node() const { return controller_; }
+  // The controller quorum's nodes, by controller index ("controller-<index>").
+  const std::vector<NodeId>& controller_nodes() const { return controllers_; }
+  NodeId controller_node(int index) const { return controllers_.at(static_cast<size_t>(index)); }
   const std::vector<NodeId>& broker_nodes() const { return brokers_; }
   NodeId broker_node(BrokerId id) const { return brokers_.at(static_cast<size_t>(id)); }
   // The broker nodes, for bootstrap.servers ("broker-0,broker-1,...").
@@ -52,14 +72,16 @@ class Cluster {
   // Shared with the node boot functions, which may outlive this object while a
   // simulation unwinds.
   std::shared_ptr<const ClusterConfig> cfg_;
-  NodeId controller_ = 0;
+  std::vector<NodeId> controllers_;
   std::vector<NodeId> brokers_;
 };
 
-// Runs a controller process on rt (the boot function of the controller node).
-void run_controller(SimRuntime& rt, const ClusterConfig& cfg, const std::vector<NodeId>& brokers);
+// Runs controller `index` of the quorum on rt (the boot function of a
+// controller node).
+void run_controller(SimRuntime& rt, int index, const ClusterConfig& cfg, const std::vector<NodeId>& controllers,
+                    const std::vector<NodeId>& brokers);
 // Runs broker `id` on rt (the boot function of a broker node).
-void run_broker(SimRuntime& rt, BrokerId id, const ClusterConfig& cfg, NodeId controller,
+void run_broker(SimRuntime& rt, BrokerId id, const ClusterConfig& cfg, const std::vector<NodeId>& controllers,
                 const std::vector<NodeId>& brokers);
 
 }  // namespace streamsim::sim::kafka

@@ -2,11 +2,12 @@
 // Kafka APIs that change behaviour under faults; they travel as typed payloads
 // over the simulated network (no encoding), one request/response pair per API.
 //
-// Controller <-> broker follows KRaft's shape with a single controller: brokers
-// heartbeat to the controller and receive the partition states they host in the
-// heartbeat response (the metadata image), leaders ask the controller to change
-// an ISR (AlterPartition). The controller is the source of truth for leaders,
-// leader epochs and ISRs, and persists them on its disk.
+// Controller <-> broker follows KRaft's shape: a quorum of controllers elects an
+// active controller (sim/kafka/controller.h), brokers heartbeat to it and receive
+// the partition states they host in the heartbeat response (the committed
+// metadata image), leaders ask it to change an ISR (AlterPartition). The quorum
+// is the source of truth for leaders, leader epochs and ISRs; a controller that
+// is not the active one answers not_controller with a hint.
 #pragma once
 
 #include <streamsim/kafka.h>
@@ -45,6 +46,9 @@ struct TopicState {
 };
 
 struct MetadataImage {
+  // (controller_epoch, version) orders committed images: the epoch is the
+  // controller quorum's term in which this version was written, and versions
+  // grow by one per change. Brokers ignore an image that is not newer than theirs.
   int64_t version = 0;
   int32_t controller_epoch = 0;
   std::map<std::string, TopicState> topics;
@@ -58,13 +62,20 @@ struct MetadataImage {
 };
 
 // --- Controller API ---
+// Every controller response carries an error: not_controller from a controller
+// that is not the active one, with the index of the controller it believes
+// active (leader_hint, -1 if unknown) so callers can go there directly.
+struct ControllerResp : Payload {
+  Errc error = Errc::no_error;
+  int32_t leader_hint = -1;
+};
 struct BrokerHeartbeatReq final : Payload {
   BrokerId broker = 0;
   uint64_t incarnation = 0;
   int64_t known_version = -1;
   const char* type_name() const override { return "BrokerHeartbeat"; }
 };
-struct BrokerHeartbeatResp final : Payload {
+struct BrokerHeartbeatResp final : ControllerResp {
   int32_t controller_epoch = 0;
   std::shared_ptr<const MetadataImage> image;  // null if known_version is current
   const char* type_name() const override { return "BrokerHeartbeatResponse"; }
@@ -77,8 +88,7 @@ struct AlterPartitionReq final : Payload {
   std::vector<BrokerId> new_isr;
   const char* type_name() const override { return "AlterPartition"; }
 };
-struct AlterPartitionResp final : Payload {
-  Errc error = Errc::no_error;
+struct AlterPartitionResp final : ControllerResp {
   PartitionState state;
   const char* type_name() const override { return "AlterPartitionResponse"; }
 };
@@ -86,14 +96,14 @@ struct CreateTopicsReq final : Payload {
   std::vector<TopicState> topics;
   const char* type_name() const override { return "CreateTopics"; }
 };
-struct CreateTopicsResp final : Payload {
+struct CreateTopicsResp final : ControllerResp {
   std::vector<Errc> errors;
   const char* type_name() const override { return "CreateTopicsResponse"; }
 };
 struct ControllerMetadataReq final : Payload {
   const char* type_name() const override { return "ControllerMetadata"; }
 };
-struct ControllerMetadataResp final : Payload {
+struct ControllerMetadataResp final : ControllerResp {
   std::shared_ptr<const MetadataImage> image;
   const char* type_name() const override { return "ControllerMetadataResponse"; }
 };
@@ -169,6 +179,9 @@ struct FetchResp final : Payload {
 struct ListOffsetsReq final : Payload {
   std::vector<TopicPartition> partitions;
   bool latest = true;
+  // With latest: the last stable offset instead of the high watermark (what a
+  // read_committed consumer can read up to).
+  bool read_committed = false;
   const char* type_name() const override { return "ListOffsets"; }
 };
 struct ListOffsetsResp final : Payload {

@@ -14,6 +14,16 @@
 // fetch whose last fetched epoch does not match its own history with the end
 // offset of that epoch, and the follower truncates there).
 //
+// Transactions (KIP-98), on leaders and followers alike: every transactional
+// data batch opens (or continues) its producer's transaction at that offset; a
+// COMMIT or ABORT control batch (a marker, written by WriteTxnMarkers) closes
+// it, and an ABORT adds (producer id, first offset, marker offset) to the
+// aborted-transaction index. The last stable offset is the smallest of the high
+// watermark, the first offset of every open transaction, and the first offset of
+// every transaction whose marker is not yet below the high watermark, so a
+// read_committed consumer never reads data whose outcome it cannot know. All of
+// it is rebuilt from the log by load() (after recovery and after truncation).
+//
 // Calls that touch the log suspend the calling task (simulated disk latency).
 #pragma once
 
@@ -52,6 +62,22 @@ struct ReplicaFetchResponse {
   int32_t diverging_epoch = -1;
 };
 
+// One aborted transaction of a partition: its producer's data from first_offset
+// up to the ABORT marker at last_offset is not visible to read_committed readers.
+struct AbortedTxnEntry {
+  int64_t producer_id = -1;
+  int64_t first_offset = 0;
+  int64_t last_offset = 0;
+  bool operator==(const AbortedTxnEntry&) const = default;
+};
+
+// The control batch WriteTxnMarkers appends: a transactional batch with one
+// marker record ("COMMIT" or "ABORT" as key, the coordinator epoch as value).
+Batch make_marker(int64_t producer_id, int16_t producer_epoch, int32_t coordinator_epoch, bool commit,
+                  int64_t timestamp_ms);
+// The coordinator epoch a marker batch carries, or -1 if it names none.
+int32_t marker_coordinator_epoch(const Batch& marker);
+
 struct ProduceOutcome {
   Errc error = Errc::no_error;
   int64_t base_offset = -1;
@@ -83,11 +109,25 @@ class Replica {
   // acks: -1 (all), 0 or 1. For acks=all the caller waits until
   // high_watermark() > last_offset, or the ISR falls below min.insync.replicas
   // (NOT_ENOUGH_REPLICAS_AFTER_APPEND), or leadership is lost.
+  // Data batches of a producer with an older epoch than the partition knows are
+  // refused with invalid_producer_epoch (the producer was fenced). A control
+  // batch (a transaction marker: transactional, one record whose value is the
+  // coordinator epoch, see make_marker) is refused with invalid_producer_epoch
+  // for an older producer epoch and transaction_coordinator_fenced for an older
+  // coordinator epoch; a newer epoch becomes the producer's epoch (fencing).
   ProduceOutcome append(Batch b, int acks);
   ReplicaFetchResponse on_follower_fetch(BrokerId follower, int32_t follower_leader_epoch, int64_t fetch_offset,
                                          int32_t last_fetched_epoch, Instant now);
-  // Consumer read: batches from `offset` below the high watermark.
-  Result<std::vector<Batch>, Errc> read(int64_t offset, uint64_t max_bytes) const;
+  // Consumer read: batches from `offset` below the high watermark, or below the
+  // last stable offset for read_committed (an offset between the two reads
+  // nothing yet; one above the high watermark is out of range).
+  Result<std::vector<Batch>, Errc> read(int64_t offset, uint64_t max_bytes, bool read_committed = false) const;
+  // min(high watermark, first offset of every transaction not yet decided below it).
+  int64_t last_stable_offset() const;
+  // Aborted transactions a read_committed fetch of [from, upto) must know about:
+  // those whose marker is at or after `from` and whose first offset is below
+  // `upto`, in marker order.
+  std::vector<AbortedTxnEntry> aborted_between(int64_t from, int64_t upto) const;
   // ISR members (other than the leader) that have not caught up within
   // replica.lag.time.max.ms, and non-members that have caught up.
   std::vector<BrokerId> lagging_followers(Instant now) const;
@@ -108,6 +148,13 @@ class Replica {
   struct ProducerState {
     int16_t epoch = -1;
     std::deque<CachedBatch> last;  // at most five, oldest first
+    int32_t coordinator_epoch = -1;      // of the last marker written for this producer
+    std::optional<int64_t> txn_first;    // first offset of the open transaction, if any
+  };
+  // A decided transaction whose marker is not yet below the high watermark.
+  struct Unreplicated {
+    int64_t first_offset;
+    int64_t marker_offset;
   };
   struct FollowerState {
     int64_t leo = -1;  // unknown until the first fetch
@@ -117,6 +164,7 @@ class Replica {
   };
   void remember(const Batch& b);
   void advance_hw();
+  void forget_replicated();  // drops unreplicated_ entries the high watermark passed
 
   BrokerId self_;
   PartitionLog& log_;
@@ -129,6 +177,10 @@ class Replica {
   int64_t epoch_start_offset_ = 0;  // log end when this replica became leader
   std::map<BrokerId, FollowerState> followers_;
   std::map<int64_t, ProducerState> producers_;
+  // First offsets of open transactions (first offset -> producer id), for the LSO.
+  std::map<int64_t, int64_t> open_txns_;
+  std::deque<Unreplicated> unreplicated_;  // in marker order
+  std::vector<AbortedTxnEntry> aborted_;   // in marker order (ascending last_offset)
 };
 
 }  // namespace streamsim::sim::kafka
