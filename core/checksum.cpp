@@ -50,6 +50,23 @@ uint32_t crc32c_extend(uint32_t crc, std::string_view data) {
   return c.checksum();
 }
 
+uint32_t frame_crc(std::string_view payload) {
+  SS_ASSERT(payload.size() <= std::numeric_limits<uint32_t>::max(), "frame_crc: payload too large");
+  char len[4];
+  put_u32_le(len, static_cast<uint32_t>(payload.size()));
+  return crc32c_extend(crc32c(std::string_view(len, 4)), payload);
+}
+
+void frame_record(std::string& out, std::string_view payload, uint32_t crc) {
+  SS_ASSERT(payload.size() <= std::numeric_limits<uint32_t>::max(), "frame_record: payload too large");
+  char header[kHeaderBytes];
+  put_u32_le(header, static_cast<uint32_t>(payload.size()));
+  put_u32_le(header + 4, crc);
+  out.reserve(out.size() + kHeaderBytes + payload.size());
+  out.append(header, kHeaderBytes);
+  out.append(payload);
+}
+
 void frame_record(std::string& out, std::string_view payload) {
   // A payload that does not fit the u32 length field is a caller bug, not an I/O
   // failure: no record of that size can be meaningful in the simulator.

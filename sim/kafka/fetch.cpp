@@ -49,7 +49,7 @@ std::shared_ptr<const Payload> Broker::handle_fetch(const FetchReq& r) {
           // KIP-98: the aborted transactions overlapping the returned range, so
           // the consumer can drop their data (it sees each ABORT marker too).
           for (const AbortedTxnEntry& a :
-               h->replica.aborted_between(fp.fetch_offset, res.batches.back().next_offset())) {
+               h->replica.aborted_between(fp.fetch_offset, res.batches.back()->batch.next_offset())) {
             res.aborted.push_back(AbortedTxn{a.producer_id, a.first_offset});
           }
         }

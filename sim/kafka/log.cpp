@@ -261,10 +261,10 @@ size_t PartitionLog::index_of(int64_t offset) const {
   // The last batch whose base offset is <= offset; batches are contiguous, so it
   // holds offset.
   auto it = std::upper_bound(batches_.begin(), batches_.end(), offset,
-                             [](int64_t off, const Entry& e) { return off < e.batch.base_offset; });
+                             [](int64_t off, const Entry& e) { return off < e.batch->batch.base_offset; });
   SS_ASSERT(it != batches_.begin(), "index_of: the first batch does not start at offset 0");
   --it;
-  SS_ASSERT(it->batch.base_offset <= offset && offset < it->batch.next_offset(), "index_of: batches are not contiguous");
+  SS_ASSERT(it->batch->batch.base_offset <= offset && offset < it->batch->batch.next_offset(), "index_of: batches are not contiguous");
   return static_cast<size_t>(it - batches_.begin());
 }
 
@@ -314,7 +314,7 @@ Result<RecoveryReport, LogErrc> PartitionLog::recover() {
       }
       if (epochs_.empty() || b.leader_epoch > latest_epoch()) epochs_.emplace(b.leader_epoch, b.base_offset);
       end_ = b.next_offset();
-      batches_.push_back(Entry{std::move(b), seg, payload.size(), pos});
+      batches_.push_back(Entry{seal(std::move(b)), seg, payload.size(), pos});
       pos += kFrameHeaderBytes + payload.size();
     }
     SS_ASSERT(pos <= scan.valid_bytes && scan.valid_bytes <= data->size(), "recover: scan positions out of range");
@@ -336,19 +336,32 @@ Result<RecoveryReport, LogErrc> PartitionLog::recover() {
   }
   if (removed && !storage_.sync_dir().ok()) return fail();
 
-  SS_ASSERT(end_ == (batches_.empty() ? 0 : batches_.back().batch.next_offset()), "recover: end offset diverged");
+  SS_ASSERT(end_ == (batches_.empty() ? 0 : batches_.back().batch->batch.next_offset()), "recover: end offset diverged");
   SS_ASSERT(epochs_.empty() == batches_.empty(), "recover: epoch cache diverged from the batches");
   rep.batches = batches_.size();
   rep.segments = segments_.size();
   return rep;
 }
 
-Result<void, LogErrc> PartitionLog::write_entry(Batch b) {
+BatchPtr PartitionLog::seal(Batch b, std::string* encoded) {
+  auto sealed = std::make_shared<SealedBatch>();
+  std::string payload = encode_batch(b);
+  sealed->frame_crc = frame_crc(payload);
+  sealed->batch = std::move(b);
+  if (encoded != nullptr) *encoded = std::move(payload);
+  return sealed;
+}
+
+Result<void, LogErrc> PartitionLog::write_entry(BatchPtr sealed, std::string encoded) {
+  SS_ASSERT(sealed != nullptr, "write_entry: no batch");
+  const Batch& b = sealed->batch;
   SS_ASSERT(b.base_offset == end_, "write_entry: batch does not start at the log end");
   SS_ASSERT(!b.records.empty(), "write_entry: empty batch");
+  // The payload is re-encoded per replica (a copy of bytes) but never re-checksummed.
+  if (encoded.empty()) encoded = encode_batch(b);
   std::string framed;
-  frame_record(framed, encode_batch(b));
-  const uint64_t encoded = framed.size() - kFrameHeaderBytes;
+  frame_record(framed, encoded, sealed->frame_crc);
+  const uint64_t encoded_bytes = framed.size() - kFrameHeaderBytes;
 
   const bool roll = segments_.empty() || segments_.back().bytes >= cfg_.segment_bytes;
   const std::string path = roll ? segment_path(cfg_.dir, end_) : segments_.back().path;
@@ -373,7 +386,7 @@ Result<void, LogErrc> PartitionLog::write_entry(Batch b) {
   unflushed_ += framed.size();
   if (epochs_.empty() || b.leader_epoch > latest_epoch()) epochs_.emplace(b.leader_epoch, b.base_offset);
   end_ = b.next_offset();
-  batches_.push_back(Entry{std::move(b), seg, encoded, pos});
+  batches_.push_back(Entry{std::move(sealed), seg, encoded_bytes, pos});
   return {};
 }
 
@@ -385,13 +398,17 @@ Result<int64_t, LogErrc> PartitionLog::append(Batch b) {
   if (failed_) return unexpected(LogErrc::io_error);
   const int64_t base = end_;
   b.base_offset = base;
-  auto r = write_entry(std::move(b));
+  std::string encoded;
+  BatchPtr sealed = seal(std::move(b), &encoded);
+  auto r = write_entry(std::move(sealed), std::move(encoded));
   if (!r.ok()) return unexpected(r.error());
   return base;
 }
 
-Result<void, LogErrc> PartitionLog::append_replica(const Batch& b) {
+Result<void, LogErrc> PartitionLog::append_replica(BatchPtr sealed) {
   BusyGuard guard(busy_);
+  SS_ASSERT(sealed != nullptr, "append_replica: no batch");
+  const Batch& b = sealed->batch;
   SS_ASSERT(b.base_offset == end_, "append_replica: base offset is not the log end offset");
   SS_ASSERT(!b.records.empty(), "append_replica: a batch holds at least one record");
   SS_ASSERT(b.leader_epoch >= 0 && b.leader_epoch >= latest_epoch(),
@@ -399,8 +416,10 @@ Result<void, LogErrc> PartitionLog::append_replica(const Batch& b) {
   SS_ASSERT(b.control == ControlType::none || b.records.size() == 1,
             "append_replica: a control batch holds one marker record");
   if (failed_) return unexpected(LogErrc::io_error);
-  return write_entry(b);
+  return write_entry(std::move(sealed), {});
 }
+
+Result<void, LogErrc> PartitionLog::append_replica(const Batch& b) { return append_replica(seal(b)); }
 
 Result<void, LogErrc> PartitionLog::flush() {
   BusyGuard guard(busy_);
@@ -423,9 +442,9 @@ Result<void, LogErrc> PartitionLog::flush_dirty() {
   return {};
 }
 
-Result<std::vector<Batch>, LogErrc> PartitionLog::read(int64_t from, uint64_t max_bytes) const {
+Result<std::vector<BatchPtr>, LogErrc> PartitionLog::read_shared(int64_t from, uint64_t max_bytes) const {
   if (from < start_offset() || from > end_) return unexpected(LogErrc::offset_out_of_range);
-  std::vector<Batch> out;
+  std::vector<BatchPtr> out;
   if (from == end_) return out;
   uint64_t total = 0;
   for (size_t i = index_of(from); i < batches_.size(); ++i) {
@@ -434,8 +453,17 @@ Result<std::vector<Batch>, LogErrc> PartitionLog::read(int64_t from, uint64_t ma
     total += e.encoded_bytes;
     out.push_back(e.batch);
   }
-  SS_ASSERT(!out.empty() && out.front().base_offset <= from && from < out.front().next_offset(),
+  SS_ASSERT(!out.empty() && out.front()->batch.base_offset <= from && from < out.front()->batch.next_offset(),
             "read: first batch does not hold the requested offset");
+  return out;
+}
+
+Result<std::vector<Batch>, LogErrc> PartitionLog::read(int64_t from, uint64_t max_bytes) const {
+  auto shared = read_shared(from, max_bytes);
+  if (!shared.ok()) return unexpected(shared.error());
+  std::vector<Batch> out;
+  out.reserve(shared->size());
+  for (const BatchPtr& p : *shared) out.push_back(p->batch);
   return out;
 }
 
@@ -448,7 +476,7 @@ Result<int64_t, LogErrc> PartitionLog::truncate_to(int64_t offset) {
   const size_t first = index_of(offset);
   const size_t seg = batches_[first].segment;
   const uint64_t pos = batches_[first].file_pos;
-  const int64_t new_end = batches_[first].batch.base_offset;
+  const int64_t new_end = batches_[first].batch->batch.base_offset;
   SS_ASSERT(seg < segments_.size() && pos <= segments_[seg].bytes, "truncate_to: entry position outside its segment");
   SS_ASSERT(first == 0 || batches_[first - 1].segment < seg || batches_[first - 1].file_pos < pos,
             "truncate_to: entries out of file order");
@@ -468,7 +496,7 @@ Result<int64_t, LogErrc> PartitionLog::truncate_to(int64_t offset) {
   // KIP-101: epochs that started at or after the new end no longer have data.
   while (!epochs_.empty() && std::prev(epochs_.end())->second >= new_end) epochs_.erase(std::prev(epochs_.end()));
   end_ = new_end;
-  SS_ASSERT(end_ == (batches_.empty() ? 0 : batches_.back().batch.next_offset()), "truncate_to: end offset diverged");
+  SS_ASSERT(end_ == (batches_.empty() ? 0 : batches_.back().batch->batch.next_offset()), "truncate_to: end offset diverged");
   SS_ASSERT(epochs_.empty() == batches_.empty(), "truncate_to: epoch cache diverged from the batches");
 
   // Durable before returning: otherwise a crash could bring the removed records

@@ -9,7 +9,8 @@ namespace streamsim::sim::kafka {
 std::shared_ptr<const Payload> Broker::handle_produce(const ProduceReq& r) {
   auto resp = std::make_shared<ProduceResp>();
   for (const ProducePartition& part : r.partitions) {
-    resp->results.push_back(append_and_wait(part.tp, part.batch, r.acks, r.timeout));
+    SS_ASSERT(part.batch != nullptr, "a produce request without a batch");
+    resp->results.push_back(append_and_wait(part.tp, *part.batch, r.acks, r.timeout));
   }
   return resp;
 }

@@ -81,6 +81,7 @@ class SimProducer final : public k::Producer {
     m.rec.value = r.value;
     for (auto& h : r.headers) m.rec.headers.push_back({h.key, h.value.value_or("")});
     m.rec.timestamp_ms = r.timestamp_ms.value_or(rt_.now().ns() / 1'000'000);
+    m.timestamp_ms = m.rec.timestamp_ms;
     m.opaque = r.opaque;
     m.enqueued = rt_.now();
     m.topic = r.topic;
@@ -227,14 +228,17 @@ class SimProducer final : public k::Producer {
 
  private:
   struct Msg {
-    Record rec;
+    Record rec;  // moved into the batch when the message is batched
+    int64_t timestamp_ms = 0;  // kept for the delivery report
     uint64_t opaque = 0;
     Instant enqueued;
     std::string topic;
     int32_t partition = -1;
   };
   struct InFlight {
-    Batch batch;
+    // Immutable once built: every attempt resends the same batch (the same
+    // sequence numbers, so the broker can deduplicate), without copying it.
+    std::shared_ptr<const Batch> batch;
     std::vector<Msg> msgs;
     int64_t attempts = 0;
     bool sent = false;
@@ -498,7 +502,7 @@ class SimProducer final : public k::Producer {
       k::DeliveryReport d;
       d.tp = {tp.topic, tp.partition};
       d.offset = k::KafkaOffset{e ? -1001 : (base < 0 ? -1 : base + static_cast<int64_t>(i))};
-      d.timestamp_ms = msgs[i].rec.timestamp_ms;
+      d.timestamp_ms = msgs[i].timestamp_ms;
       d.opaque = msgs[i].opaque;
       d.error = e;
       d.status = e ? status : k::Persistence::persisted;
@@ -619,18 +623,20 @@ class SimProducer final : public k::Producer {
             continue;
           }
           InFlight f;
+          Batch batch;
           while (!q.queue.empty() && f.msgs.size() < batch_max_) {
-            f.batch.records.push_back(q.queue.front().rec);
+            batch.records.push_back(std::move(q.queue.front().rec));
             f.msgs.push_back(std::move(q.queue.front()));
             q.queue.pop_front();
           }
           if (idempotent_) {
-            f.batch.producer_id = producer_id_;
-            f.batch.producer_epoch = producer_epoch_;
-            f.batch.base_sequence = q.next_sequence;
-            f.batch.transactional = txn_;
+            batch.producer_id = producer_id_;
+            batch.producer_epoch = producer_epoch_;
+            batch.base_sequence = q.next_sequence;
+            batch.transactional = txn_;
             q.next_sequence += static_cast<int32_t>(f.msgs.size());
           }
+          f.batch = std::make_shared<const Batch>(std::move(batch));
           q.in_flight = std::move(f);
         }
         if (q.in_flight) {

@@ -8,7 +8,7 @@
 
 namespace streamsim::sim::kafka {
 
-VisibleRecords visible_records(const std::vector<Batch>& batches, const std::vector<AbortedTxn>& aborted,
+VisibleRecords visible_records(const std::vector<BatchPtr>& batches, const std::vector<AbortedTxn>& aborted,
                                bool read_committed, int64_t from, size_t max_records) {
   SS_ASSERT(max_records > 0, "visible_records for zero records");
   VisibleRecords out;
@@ -20,7 +20,8 @@ VisibleRecords visible_records(const std::vector<Batch>& batches, const std::vec
   });
   size_t next_aborted = 0;
   std::set<int64_t> aborting;  // producers inside an aborted transaction at this point
-  for (const Batch& b : batches) {
+  for (const BatchPtr& bp : batches) {
+    const Batch& b = bp->batch;
     if (b.records.empty() || b.next_offset() <= from) continue;  // wholly before the position
     SS_ASSERT(b.base_offset >= out.next_offset || out.next_offset == from, "batches out of offset order");
     if (read_committed) {

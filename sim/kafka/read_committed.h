@@ -35,7 +35,7 @@ struct VisibleRecords {
 
 // Records at offsets >= from, at most max_records (> 0). `aborted` is the
 // fetch's list (any order). Does not suspend.
-VisibleRecords visible_records(const std::vector<Batch>& batches, const std::vector<AbortedTxn>& aborted,
+VisibleRecords visible_records(const std::vector<BatchPtr>& batches, const std::vector<AbortedTxn>& aborted,
                                bool read_committed, int64_t from, size_t max_records);
 
 }  // namespace streamsim::sim::kafka

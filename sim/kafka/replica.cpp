@@ -43,9 +43,9 @@ void Replica::load() {
   open_txns_.clear();
   unreplicated_.clear();
   aborted_.clear();
-  auto batches = log_.read(log_.start_offset(), UINT64_MAX);
+  auto batches = log_.read_shared(log_.start_offset(), UINT64_MAX);
   SS_ASSERT(batches.ok(), "reading a recovered log from its start failed");
-  for (const Batch& b : *batches) remember(b);
+  for (const BatchPtr& b : *batches) remember(b->batch);
   forget_replicated();
 }
 
@@ -237,9 +237,10 @@ ProduceOutcome Replica::append(Batch b, int acks) {
   }
   out.base_offset = *r;
   out.last_offset = log_.end_offset() - 1;
-  auto appended = log_.read(out.base_offset, 1);
+  auto appended = log_.read_shared(out.base_offset, 1);
   SS_ASSERT(appended.ok() && !appended->empty(), "the batch just appended cannot be read back");
-  remember(appended->front());
+  SS_ASSERT(appended->front()->batch.base_offset == out.base_offset, "read back a different batch");
+  remember(appended->front()->batch);
   advance_hw();  // a single-replica ISR commits at once
   return out;
 }
@@ -295,7 +296,7 @@ ReplicaFetchResponse Replica::on_follower_fetch(BrokerId follower, int32_t follo
   f.leader_leo_at_last_fetch = leo;
   advance_hw();
   if (fetch_offset < leo) {
-    auto batches = log_.read(fetch_offset, cfg_.max_fetch_bytes);
+    auto batches = log_.read_shared(fetch_offset, cfg_.max_fetch_bytes);
     if (!batches.ok()) {
       resp.error = Errc::offset_out_of_range;
       return resp;
@@ -306,21 +307,28 @@ ReplicaFetchResponse Replica::on_follower_fetch(BrokerId follower, int32_t follo
   return resp;
 }
 
-Result<std::vector<Batch>, Errc> Replica::read(int64_t offset, uint64_t max_bytes, bool read_committed) const {
+Result<std::vector<BatchPtr>, Errc> Replica::read(int64_t offset, uint64_t max_bytes, bool read_committed) const {
   if (!is_leader()) return unexpected(Errc::not_leader_or_follower);
   if (offset < log_.start_offset() || offset > hw_) return unexpected(Errc::offset_out_of_range);
   // read_committed stops at the last stable offset: the outcome of anything at
   // or above it is not known yet.
   const int64_t upto = read_committed ? last_stable_offset() : hw_;
   SS_ASSERT(upto <= hw_, "reading above the high watermark");
-  if (offset >= upto) return std::vector<Batch>{};
-  auto r = log_.read(offset, max_bytes);
+  if (offset >= upto) return std::vector<BatchPtr>{};
+  auto r = log_.read_shared(offset, max_bytes);
   if (!r.ok()) return unexpected(Errc::offset_out_of_range);
-  std::vector<Batch> out;
-  for (Batch& b : *r) {
-    if (b.base_offset >= upto) break;
-    // Only records below the bound are visible to consumers.
-    if (b.next_offset() > upto) b.records.resize(static_cast<size_t>(upto - b.base_offset));
+  std::vector<BatchPtr> out;
+  for (BatchPtr& b : *r) {
+    if (b->batch.base_offset >= upto) break;
+    if (b->batch.next_offset() > upto) {
+      // Only records below the bound are visible to consumers: a cut copy (rare,
+      // as the high watermark and the last stable offset sit on batch bounds
+      // except while a leader's own append is not yet replicated).
+      auto cut = std::make_shared<SealedBatch>(*b);
+      cut->batch.records.resize(static_cast<size_t>(upto - b->batch.base_offset));
+      out.push_back(std::move(cut));
+      break;
+    }
     out.push_back(std::move(b));
   }
   return out;
@@ -368,10 +376,11 @@ Errc Replica::on_fetch_response(const ReplicaFetchResponse& r) {
     load();  // producer state must match the shortened log
     return Errc::no_error;
   }
-  for (const Batch& b : r.batches) {
+  for (const BatchPtr& p : r.batches) {
+    const Batch& b = p->batch;
     if (b.next_offset() <= log_.end_offset()) continue;  // already have it
     if (b.base_offset != log_.end_offset()) return Errc::offset_out_of_range;
-    auto a = log_.append_replica(b);
+    auto a = log_.append_replica(p);
     if (!a.ok()) return Errc::local_fatal;
     remember(b);
   }

@@ -17,6 +17,12 @@ uint32_t crc32c_extend(uint32_t crc, std::string_view data);
 
 // Appends one framed record to out.
 void frame_record(std::string& out, std::string_view payload);
+// The checksum frame_record would store for payload, and frame_record with that
+// checksum already known: a payload framed identically in several places (one
+// Kafka batch on three replicas) is checksummed once. Precondition: crc ==
+// frame_crc(payload); a wrong one is caught on read as corruption, never trusted.
+uint32_t frame_crc(std::string_view payload);
+void frame_record(std::string& out, std::string_view payload, uint32_t crc);
 
 struct FramedScan {
   std::vector<std::string> records;  // every intact record, in order

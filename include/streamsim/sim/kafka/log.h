@@ -33,6 +33,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,6 +64,18 @@ struct Batch {
   int64_t last_offset() const { return base_offset + static_cast<int64_t>(records.size()) - 1; }
   int64_t next_offset() const { return base_offset + static_cast<int64_t>(records.size()); }
 };
+
+// A batch as a log holds it: immutable once written, shared by the leader's log,
+// fetch responses, the followers' logs and consumers, so replication and reads
+// move pointers instead of copying records (a batch is never changed after the
+// log that first wrote it sealed it, so sharing is safe).
+struct SealedBatch {
+  Batch batch;
+  // CRC-32C of this batch's frame (core/checksum.h), computed once by the log
+  // that first wrote it: replicas write the same bytes and reuse it.
+  uint32_t frame_crc = 0;
+};
+using BatchPtr = std::shared_ptr<const SealedBatch>;
 
 // Serialisation of a batch (little-endian, length-prefixed fields). decode()
 // rejects anything malformed rather than trusting lengths read from disk.
@@ -96,8 +109,11 @@ class PartitionLog {
   // Appends a batch: assigns base_offset = log end offset and returns it.
   // Precondition: leader_epoch >= latest epoch in the cache; records non-empty.
   Result<int64_t, LogErrc> append(Batch b);
-  // Appends a batch replicated from the leader, keeping its base_offset.
-  // Precondition: b.base_offset == log end offset.
+  // Appends a batch replicated from the leader, keeping its base_offset and
+  // sharing the leader's sealed batch (no copy, no second checksum pass).
+  // Precondition: b->batch.base_offset == log end offset.
+  Result<void, LogErrc> append_replica(BatchPtr b);
+  // The same for a batch built by hand (tests): seals a copy first.
   Result<void, LogErrc> append_replica(const Batch& b);
   // fsyncs segments with unflushed data (and the directory if a segment was created).
   Result<void, LogErrc> flush();
@@ -105,6 +121,8 @@ class PartitionLog {
   // Batches whose offsets overlap [from, ...), at most max_bytes of encoded data
   // (at least one batch if any). offset_out_of_range if from > end or < start.
   Result<std::vector<Batch>, LogErrc> read(int64_t from, uint64_t max_bytes) const;
+  // The same batches, shared rather than copied (the broker's read path).
+  Result<std::vector<BatchPtr>, LogErrc> read_shared(int64_t from, uint64_t max_bytes) const;
 
   // Removes every record at or after `offset` (batch-aligned: the batch holding
   // `offset` goes too and end becomes that batch's base offset). Updates the
@@ -132,12 +150,16 @@ class PartitionLog {
     uint64_t bytes;
   };
   struct Entry {
-    Batch batch;
+    BatchPtr batch;
     size_t segment;
     uint64_t encoded_bytes;  // encode_batch() size (read()'s max_bytes counts these)
     uint64_t file_pos;       // where its frame starts in the segment file
   };
-  Result<void, LogErrc> write_entry(Batch b);
+  // Writes a sealed batch; `encoded` is its encode_batch() bytes if the caller
+  // has them (empty: encode here).
+  Result<void, LogErrc> write_entry(BatchPtr b, std::string encoded);
+  // Makes a batch immutable and checksums it; stores the encoding in *encoded if given.
+  static BatchPtr seal(Batch b, std::string* encoded = nullptr);
   Result<void, LogErrc> flush_dirty();
   Unexpected<LogErrc> fail();            // marks the log failed; returns io_error
   size_t index_of(int64_t offset) const;  // batch holding offset (binary search)

@@ -119,7 +119,7 @@ struct MetadataResp final : Payload {
 
 struct ProducePartition {
   TopicPartition tp;
-  Batch batch;
+  std::shared_ptr<const Batch> batch;  // the client's batch, shared across its retries
 };
 struct ProduceReq final : Payload {
   int16_t acks = -1;
@@ -169,7 +169,7 @@ struct FetchPartitionResult {
   std::vector<AbortedTxn> aborted;
   std::optional<int64_t> truncate_to;
   int32_t diverging_epoch = -1;
-  std::vector<Batch> batches;
+  std::vector<BatchPtr> batches;  // shared with the leader's log
 };
 struct FetchResp final : Payload {
   std::vector<FetchPartitionResult> results;

@@ -52,7 +52,7 @@ struct PartitionConfig {
 struct ReplicaFetchResponse {
   Errc error = Errc::no_error;
   int32_t leader_epoch = -1;
-  std::vector<Batch> batches;
+  std::vector<BatchPtr> batches;  // shared with the leader's log
   int64_t high_watermark = 0;
   // Set when the follower's log diverged (KIP-101/279): the largest epoch the
   // leader has at or below the follower's last fetched epoch, and its end offset
@@ -121,7 +121,7 @@ class Replica {
   // Consumer read: batches from `offset` below the high watermark, or below the
   // last stable offset for read_committed (an offset between the two reads
   // nothing yet; one above the high watermark is out of range).
-  Result<std::vector<Batch>, Errc> read(int64_t offset, uint64_t max_bytes, bool read_committed = false) const;
+  Result<std::vector<BatchPtr>, Errc> read(int64_t offset, uint64_t max_bytes, bool read_committed = false) const;
   // min(high watermark, first offset of every transaction not yet decided below it).
   int64_t last_stable_offset() const;
   // Aborted transactions a read_committed fetch of [from, upto) must know about:
