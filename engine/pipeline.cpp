@@ -188,6 +188,12 @@ PipelineBuilder& PipelineBuilder::aggregate(Aggregate a) {
   plan_.aggregate = std::move(a);
   return *this;
 }
+PipelineBuilder& PipelineBuilder::select_max_per_window() {
+  if (!plan_.aggregate) fail("select_max_per_window", "select_max_per_window needs a window and an aggregate before it");
+  if (plan_.select_max_per_window) fail("select_max_per_window", "select_max_per_window is set twice");
+  plan_.select_max_per_window = true;
+  return *this;
+}
 PipelineBuilder& PipelineBuilder::allowed_lateness(Duration lateness) {
   lateness_ = lateness;
   return *this;
@@ -259,6 +265,17 @@ Result<Pipeline, EngineError> PipelineBuilder::build() const {
     }
   }
 
+  if (plan.select_max_per_window) {
+    // The selection needs every result of a window at once, which only a closing
+    // window in append mode provides (an update row is not final; a session is
+    // per key, so it has no other keys to compare with).
+    if (!plan.window_kind || *plan.window_kind == WindowSpec::Kind::session)
+      return err("select_max_per_window", "select_max_per_window needs a tumbling or sliding window");
+    if (plan.output_mode != OutputMode::append)
+      return err("select_max_per_window", "select_max_per_window needs append mode (a window's results are "
+                                          "compared once, when it closes)");
+  }
+
   if (lateness_) {
     if (!wm) return err("allowed_lateness", "allowed lateness needs a watermark");
     const int64_t ms = event_duration_ms(*lateness_);
@@ -316,6 +333,7 @@ Result<Pipeline, EngineError> PipelineBuilder::build() const {
     static const char* const names[] = {"count", "sum", "min", "max", "avg", "fold"};
     d += std::string(" -> ") + names[static_cast<int>(plan.aggregate->kind)];
   }
+  if (plan.select_max_per_window) d += " -> select_max_per_window";
   if (plan.allowed_lateness_ms > 0) d += " -> allowed_lateness(" + ms_text(plan.allowed_lateness_ms) + ")";
   d += std::string(" -> ") + to_string(plan.output_mode);
   if (!plan.sink_topic.empty()) d += "(" + plan.sink_topic + ")";

@@ -5,17 +5,22 @@
 // changelog bytes are a pure function of the input. Every change to state marks
 // its key dirty; finish() turns the dirty keys into changelog entries (the new
 // value, or a tombstone when the key is gone), so a changelog replayed in order
-// rebuilds exactly the state that produced it.
+// rebuilds exactly the state that produced it. Within a batch, window entries
+// are written in the order they were first changed (then the other kinds, each
+// in key order): a key appears at most once per batch, so the order does not
+// change what a replay rebuilds, and it follows the input, so it is deterministic.
 #include "state_codec.h"
 
 #include <streamsim/core/assert.h>
 #include <streamsim/engine/query.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <iterator>
 #include <set>
 #include <tuple>
+#include <vector>
 
 namespace streamsim::engine {
 
@@ -34,6 +39,44 @@ struct WinKey {
   Value key;
   auto operator<=>(const WinKey&) const = default;
   bool operator==(const WinKey&) const = default;
+};
+
+// A window and a borrowed key: looking a row's window up must not copy the
+// row's key (a string key would cost an allocation per window per row).
+struct WinProbe {
+  int64_t end = 0;
+  int64_t start = 0;
+  const Value* key = nullptr;
+};
+
+// The WinKey order, also between a WinKey and a WinProbe (heterogeneous lookup).
+struct WinLess {
+  using is_transparent = void;
+  static const Value& key_of(const WinKey& k) { return k.key; }
+  static const Value& key_of(const WinProbe& k) { return *k.key; }
+  template <class A, class B>
+  bool operator()(const A& a, const B& b) const {
+    if (a.end != b.end) return a.end < b.end;
+    if (a.start != b.start) return a.start < b.start;
+    return key_of(a) < key_of(b);
+  }
+};
+
+constexpr size_t kClean = SIZE_MAX;
+
+// A window's accumulator, and where it sits in the batch's dirty list (kClean:
+// unchanged in this batch), so marking it dirty again costs nothing.
+struct WinState {
+  Acc acc;
+  size_t dirty = kClean;
+};
+using WindowMap = std::map<WinKey, WinState, WinLess>;
+
+// A window changed in this batch: alive (its entry), or gone (its key, for the
+// tombstone; the entry was erased).
+struct DirtyWindow {
+  WindowMap::iterator live;
+  std::optional<WinKey> gone;
 };
 
 struct Session {
@@ -109,8 +152,8 @@ struct PartitionTask::Impl {
   uint64_t restored_batch = 0;
 
   // State.
-  std::map<WinKey, Acc> windows;
-  std::set<WinKey> dirty_windows;
+  WindowMap windows;
+  std::vector<DirtyWindow> dirty_windows;  // in the order first changed
   std::map<Value, std::map<int64_t, Session>> sessions;
   std::set<SessionEnd> session_index;
   std::set<std::pair<Value, int64_t>> dirty_sessions;
@@ -163,6 +206,28 @@ struct PartitionTask::Impl {
     else ++metrics->late_dropped;
     if (options.observer) options.observer->on_late(LateEvent{batch, row.source, row.event_time, w, routed});
     if (routed) out->late.push_back(row);
+  }
+
+  // --- window entries -----------------------------------------------------
+
+  void mark_dirty(WindowMap::iterator it) {
+    if (it->second.dirty != kClean) return;
+    it->second.dirty = dirty_windows.size();
+    dirty_windows.push_back(DirtyWindow{it, std::nullopt});
+  }
+
+  // Erases a window; its changelog entry becomes a tombstone. The key moves out
+  // of the erased node (no copy).
+  void erase_window(WindowMap::iterator it) {
+    const size_t slot = it->second.dirty;
+    auto node = windows.extract(it);
+    DirtyWindow gone{windows.end(), std::move(node.key())};
+    if (slot == kClean) {
+      dirty_windows.push_back(std::move(gone));
+    } else {
+      SS_ASSERT(slot < dirty_windows.size() && !dirty_windows[slot].gone, "a dirty window's slot names it");
+      dirty_windows[slot] = std::move(gone);
+    }
   }
 
   // --- aggregates ---------------------------------------------------------
@@ -366,21 +431,22 @@ struct PartitionTask::Impl {
     uint64_t late_parts = 0;
     // Every window [s, s+size) with s a multiple of slide and s <= t < s+size.
     for (int64_t s = floor_div(t, slide) * slide; s > t - size; s -= slide) {
-      WinKey k{s + size, s, row.key};
+      const WinProbe k{s + size, s, &row.key};
       if (use_wm && closed(k.end, batch_w0)) {
         ++late_parts;
         continue;
       }
-      auto it = windows.find(k);
-      if (it == windows.end()) {
+      // One descent finds the window or where it goes.
+      auto it = windows.lower_bound(k);
+      if (it == windows.end() || WinLess{}(k, it->first)) {
         // The previous batch ended with last_w1 <= batch_w0, so an open window
         // under batch_w0 was never closed, hence never emitted.
         SS_ASSERT(!use_wm || !closed(k.end, last_w1), "a window the watermark closed is never reopened");
         if (auto r = reserve_entry(); !r) return r;
-        it = windows.emplace(k, new_acc()).first;
+        it = windows.emplace_hint(it, WinKey{k.end, k.start, row.key}, WinState{new_acc()});
       }
-      apply(it->second, row);
-      dirty_windows.insert(k);
+      apply(it->second.acc, row);
+      mark_dirty(it);
       any = true;
     }
     if (!any) late(row, batch_w0);
@@ -449,13 +515,16 @@ struct PartitionTask::Impl {
   void evict_and_emit(Watermark w1) {
     const bool append = plan.output_mode == OutputMode::append;
     while (!windows.empty() && closed(windows.begin()->first.end, w1)) {
+      if (plan.select_max_per_window) {
+        close_window_selecting_max();
+        continue;
+      }
       auto it = windows.begin();
       if (append) {
-        emit_window(it->first.key, it->first.start, it->first.end, it->second);
+        emit_window(it->first.key, it->first.start, it->first.end, it->second.acc);
         ++metrics->windows_emitted;
       }
-      dirty_windows.insert(it->first);
-      windows.erase(it);
+      erase_window(it);
     }
     while (!session_index.empty() && closed(session_index.begin()->end, w1)) {
       const SessionEnd idx = *session_index.begin();
@@ -472,11 +541,39 @@ struct PartitionTask::Impl {
     }
   }
 
+  // select_max_per_window: closes the first window of the map (all its keys:
+  // they share its end, so the watermark closes them together) and emits only
+  // the keys whose result is the window's maximum, in key order.
+  void close_window_selecting_max() {
+    SS_ASSERT(plan.output_mode == OutputMode::append, "the selection runs on closing windows in append mode");
+    const auto first = windows.begin();
+    const int64_t end = first->first.end, start = first->first.start;
+    auto last = first;
+    Value best = result(first->second.acc);
+    for (; last != windows.end() && last->first.end == end && last->first.start == start; ++last) {
+      Value v = result(last->second.acc);
+      if (compare_for_minmax(v, best) > 0) best = std::move(v);
+    }
+    for (auto it = first; it != last;) {
+      if (compare_for_minmax(result(it->second.acc), best) == 0) {
+        emit_window(it->first.key, start, end, it->second.acc);
+        ++metrics->windows_emitted;
+      }
+      auto next = std::next(it);
+      erase_window(it);
+      it = next;
+    }
+  }
+
   void write_changelog() {
     auto& log = out->changelog;
-    for (const WinKey& k : dirty_windows) {
+    for (DirtyWindow& d : dirty_windows) {
+      const WinKey& k = d.gone ? *d.gone : d.live->first;
       ChangelogEntry e{detail::encode_key(StateKey{StateKind::window, k.key, k.start, k.end}), std::nullopt};
-      if (auto it = windows.find(k); it != windows.end()) e.value = detail::encode_acc(it->second);
+      if (!d.gone) {
+        e.value = detail::encode_acc(d.live->second.acc);
+        d.live->second.dirty = kClean;
+      }
       log.push_back(std::move(e));
     }
     for (const auto& [key, start] : dirty_sessions) {
@@ -558,14 +655,19 @@ void PartitionTask::finish(uint64_t batch, Watermark w1, TaskOutput& out, Engine
 
   // Update mode: this batch's changed results, before eviction can remove them.
   if (s.plan.output_mode == OutputMode::update && s.plan.aggregate) {
-    for (const WinKey& k : s.dirty_windows)
-      if (auto it = s.windows.find(k); it != s.windows.end()) s.emit_window(k.key, k.start, k.end, it->second);
+    // By (end, start, key): the dirty list is in change order, so sort it.
+    std::vector<WindowMap::iterator> changed;
+    changed.reserve(s.dirty_windows.size());
+    for (const DirtyWindow& d : s.dirty_windows)
+      if (!d.gone) changed.push_back(d.live);
+    std::sort(changed.begin(), changed.end(), [](auto a, auto b) { return WinLess{}(a->first, b->first); });
+    for (auto it : changed) s.emit_window(it->first.key, it->first.start, it->first.end, it->second.acc);
     for (const Value& k : s.dirty_keys)
       if (auto it = s.keyed.find(k); it != s.keyed.end()) s.emit_keyed(k, it->second);
   }
   if (s.windows_use_watermark()) s.evict_and_emit(w1);
   if (s.plan.output_mode == OutputMode::complete) {
-    for (const auto& [k, acc] : s.windows) s.emit_window(k.key, k.start, k.end, acc);
+    for (const auto& [k, w] : s.windows) s.emit_window(k.key, k.start, k.end, w.acc);
     for (const auto& [key, list] : s.sessions)
       for (const auto& [start, sess] : list) s.emit_window(key, start, sess.end, sess.acc);
     for (const auto& [key, acc] : s.keyed) s.emit_keyed(key, acc);
@@ -597,8 +699,8 @@ std::vector<ChangelogEntry> PartitionTask::snapshot() const {
   SS_ASSERT(!s.in_batch, "a snapshot is taken between batches");
   std::vector<ChangelogEntry> v;
   v.reserve(s.entries() + 1);
-  for (const auto& [k, acc] : s.windows)
-    v.push_back({detail::encode_key(StateKey{StateKind::window, k.key, k.start, k.end}), detail::encode_acc(acc)});
+  for (const auto& [k, w] : s.windows)
+    v.push_back({detail::encode_key(StateKey{StateKind::window, k.key, k.start, k.end}), detail::encode_acc(w.acc)});
   for (const auto& [key, list] : s.sessions)
     for (const auto& [start, sess] : list)
       v.push_back({detail::encode_key(StateKey{StateKind::session, key, start, 0}),
@@ -650,7 +752,7 @@ Result<void, EngineError> PartitionTask::restore(const std::vector<ChangelogEntr
         if (!windowed) return bad(not_ours);
         auto a = detail::decode_acc(vb);
         if (!a) return bad("a window's value does not decode");
-        s.windows.emplace(WinKey{k->end_ms, k->start_ms, k->key}, std::move(*a));
+        s.windows.emplace(WinKey{k->end_ms, k->start_ms, k->key}, WinState{std::move(*a)});
         break;
       }
       case StateKind::session: {

@@ -128,6 +128,9 @@ struct PipelinePlan {
   int64_t window_slide_ms = 0;
   int64_t session_gap_ms = 0;
   std::optional<Aggregate> aggregate;
+  // Per closed window, only the results whose value is the window's maximum
+  // (all ties, in key order) are emitted: select_max_per_window().
+  bool select_max_per_window = false;
   int64_t allowed_lateness_ms = 0;
   LatePolicy late_policy = LatePolicy::drop;
   DeadLetterPolicy dead_letter_policy = DeadLetterPolicy::route;
@@ -174,6 +177,16 @@ class PipelineBuilder {
   PipelineBuilder& window(WindowSpec w);
   PipelineBuilder& aggregate(Aggregate a);
   PipelineBuilder& allowed_lateness(Duration lateness);
+  // A second stage after a tumbling or sliding window's aggregate (append mode
+  // only): when a window closes, emit only the keys whose aggregate value is the
+  // largest of that window (ties: every such key, in key order); the others are
+  // dropped. Values compare as for max (numbers numerically, an int and an
+  // equal double by the Value order, null lowest); ties are equal values.
+  // Examples: the hottest items per window (count, then select), or the highest
+  // bids of a window joined back to the bids (key = the bid, max of its price,
+  // then select). The selection is per task: the window's keys must all arrive
+  // on one input partition for the result to be the global maximum.
+  PipelineBuilder& select_max_per_window();
 
   PipelineBuilder& late_events(LatePolicy p);
   PipelineBuilder& dead_letters(DeadLetterPolicy p);
