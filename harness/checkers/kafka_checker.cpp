@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <map>
 #include <set>
 #include <string>
@@ -76,6 +77,11 @@ class Index {
     for (const auto& t : h.txns) {
       auto [it, fresh] = txn_kind_.emplace(TxnKey{t.producer, t.txn}, t.kind);
       SS_ASSERT(fresh || it->second == t.kind, "check_kafka: one transaction has two different outcomes");
+      SS_ASSERT(t.commit_seq >= -1, "check_kafka: a commit seq below -1");
+      if (t.commit_seq >= 0) commit_seq_[{t.producer, t.txn}] = t.commit_seq;
+    }
+    for (const auto& c : h.commits) {
+      SS_ASSERT(c.offset >= 0, "check_kafka: a group commit of a negative offset");
     }
     for (const auto& [tp, log] : h.final_log) {
       for (const auto& [offset, value] : log) {
@@ -100,6 +106,13 @@ class Index {
     if (kind == TxnOutcome::Kind::committed) return true;
     if (kind == TxnOutcome::Kind::aborted) return false;
     return txn_in_final_.count({s.producer, s.txn}) != 0;
+  }
+
+  // The seq just before the producer first asked to commit the transaction of
+  // `s`, or -1 (not transactional, never asked, or not recorded).
+  int64_t commit_seq(const Send& s) const {
+    auto it = commit_seq_.find({s.producer, s.txn});
+    return s.txn < 0 || it == commit_seq_.end() ? -1 : it->second;
   }
 
   TxnOutcome::Kind txn_kind(const Send& s) const {
@@ -128,7 +141,17 @@ class Index {
   std::map<std::string_view, size_t, std::less<>> send_of_;
   std::map<TxnKey, TxnOutcome::Kind> txn_kind_;
   std::set<TxnKey> txn_in_final_;
+  std::map<TxnKey, int64_t> commit_seq_;
 };
+
+// "consumer 3", with "(read_uncommitted)" when the history says so, so that
+// evidence shows at once whether the reader's configuration explains a read.
+std::string consumer_text(const KafkaHistory& h, uint32_t consumer) {
+  std::string out = "consumer " + std::to_string(consumer);
+  auto it = h.consumers.find(consumer);
+  if (it != h.consumers.end() && !it->second.read_committed) out += " (read_uncommitted)";
+  return out;
+}
 
 struct Position {
   const TopicPartition* tp;
@@ -198,11 +221,23 @@ std::vector<PropertyResult> check_kafka(const KafkaHistory& h, bool sends_must_b
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return h.polls[a].seq < h.polls[b].seq; });
 
+  // Group commits in seq order, merged into `committed` as the polls advance
+  // past them.
+  std::vector<const scenarios::Commit*> commits;
+  for (const auto& c : h.commits) commits.push_back(&c);
+  std::stable_sort(commits.begin(), commits.end(), [](const auto* a, const auto* b) { return a->seq < b->seq; });
+  size_t next_commit = 0;
+  std::map<TopicPartition, int64_t> committed;  // highest offset asked to commit so far
+
   std::map<std::pair<uint32_t, std::string_view>, size_t> seen_by;  // (consumer, value) -> first poll
   std::map<std::pair<uint32_t, TopicPartition>, size_t> last_poll;  // (consumer, partition) -> previous poll
   for (size_t i : order) {
     const Poll& p = h.polls[i];
-    const std::string who = "consumer " + std::to_string(p.consumer) + " on " + tp_text(p.tp);
+    const std::string who = consumer_text(h, p.consumer) + " on " + tp_text(p.tp);
+    for (; next_commit < commits.size() && commits[next_commit]->seq < p.seq; ++next_commit) {
+      int64_t& high = committed[commits[next_commit]->tp];
+      high = std::max(high, commits[next_commit]->offset);
+    }
 
     // no_duplicates: one consumer saw one value at two positions.
     auto [first, fresh] = seen_by.emplace(std::make_pair(p.consumer, std::string_view(p.value)), i);
@@ -216,17 +251,51 @@ std::vector<PropertyResult> check_kafka(const KafkaHistory& h, bool sends_must_b
       }
     }
 
-    // no_aborted_reads, for read_committed consumers.
+    // no_aborted_reads: aborted or never-committed data (G1a), and data of a
+    // transaction that did commit, read before its producer even asked to
+    // commit it (a dirty read: no marker could exist yet).
     if (h.read_committed && aborted.held) {
       std::string why = ix.unreadable_reason(p.value);
+      const Send* s = ix.send(p.value);
+      if (why.empty() && s != nullptr && ix.commit_seq(*s) >= 0 && static_cast<int64_t>(p.seq) < ix.commit_seq(*s)) {
+        why = send_text(*s) + ", before its producer asked to commit the transaction (at seq " +
+              std::to_string(ix.commit_seq(*s)) + ")";
+      }
       if (!why.empty()) violate(aborted, who + " polled, at offset " + std::to_string(p.offset) + " (seq " +
                                              std::to_string(p.seq) + "), " + why);
     }
 
     auto [prev_it, first_on_tp] = last_poll.try_emplace(std::make_pair(p.consumer, p.tp), i);
-    if (first_on_tp) continue;
-    const Poll& q = h.polls[prev_it->second];
+    const Poll* prev = first_on_tp ? nullptr : &h.polls[prev_it->second];
     prev_it->second = i;
+    const bool new_assignment = prev == nullptr || p.generation != prev->generation;
+    if (new_assignment && p.generation >= 0 && !p.after_seek && h.commits_complete) {
+      // no_poll_skips across a group handoff: a member that got the partition
+      // starts at the committed offset, which is an offset some member asked
+      // to commit before this poll (0, the log start, if none: the workload's
+      // auto.offset.reset is earliest). Every such offset is a position its
+      // member had read up to, so committed-visible data below the highest of
+      // them was delivered to the group, and starting anywhere at or below it
+      // is a legitimate re-read (commits need not rise: a late one may lower
+      // the committed offset). Starting above it, over committed-visible data,
+      // skips that data for the whole group.
+      int64_t start = 0;
+      if (auto c = committed.find(p.tp); c != committed.end()) start = c->second;
+      const int64_t from = std::min(start, p.offset);
+      SS_ASSERT(from >= 0 && from <= p.offset, "check_kafka: the handoff range is empty or negative");
+      auto vis = visible_offsets.find(p.tp);
+      if (vis != visible_offsets.end()) {
+        auto skipped = std::lower_bound(vis->second.begin(), vis->second.end(), from);
+        if (skipped != vis->second.end() && *skipped < p.offset) {
+          violate(skips, who + " started " + generation_text(p.generation) + (p.member_id.empty() ? "" : " as member " + p.member_id) +
+                             " at " + poll_text(p) + ", past the committed offset " + std::to_string(start) +
+                             " (the highest any member asked to commit before then), skipping offset " +
+                             std::to_string(*skipped) + " (value " + quoted(h.final_log.at(p.tp).at(*skipped)) + ")");
+        }
+      }
+    }
+    if (prev == nullptr) continue;
+    const Poll& q = *prev;
     if (p.after_seek || p.generation != q.generation) continue;
 
     // monotonic_polls: without a reposition, offsets strictly increase.
@@ -282,15 +351,21 @@ std::vector<PropertyResult> check_kafka(const KafkaHistory& h, bool sends_must_b
     }
   }
 
-  // one_owner_per_generation; negative generations are manual assign(), no group.
-  std::map<std::pair<TopicPartition, int32_t>, uint32_t> owner;
+  // one_owner_per_generation, from the assigned events only (a revoke or loss
+  // gives nothing); negative generations are manual assign(), no group.
+  std::map<std::pair<TopicPartition, int32_t>, const Assignment*> owner;
   for (const auto& a : h.assignments) {
-    if (a.generation < 0) continue;
+    if (a.generation < 0 || a.kind != Assignment::Kind::assigned) continue;
     for (const auto& tp : a.partitions) {
-      auto [it, fresh] = owner.emplace(std::make_pair(tp, a.generation), a.consumer);
-      if (!fresh && it->second != a.consumer) {
-        violate(owners, tp_text(tp) + " was assigned to consumer " + std::to_string(it->second) + " and consumer " +
-                            std::to_string(a.consumer) + " in generation " + std::to_string(a.generation));
+      auto [it, fresh] = owner.emplace(std::make_pair(tp, a.generation), &a);
+      const Assignment& first = *it->second;
+      if (!fresh && first.consumer != a.consumer) {
+        auto member = [](const Assignment& x) {
+          return x.member_id.empty() ? std::string() : " (member " + x.member_id + ", seq " + std::to_string(x.seq) + ")";
+        };
+        violate(owners, tp_text(tp) + " was assigned to consumer " + std::to_string(first.consumer) + member(first) +
+                            " and consumer " + std::to_string(a.consumer) + member(a) + " in generation " +
+                            std::to_string(a.generation));
       }
     }
   }

@@ -820,3 +820,221 @@ TEST_CASE("check_kafka: random consistent histories hold, and each mutation is c
   CHECK(unknown_txn_reads > 5);
   CHECK(rereads > 10);
 }
+
+// --- Transactions and consumer groups, as the workload records them ---------
+
+namespace {
+
+using streamsim::harness::Commit;
+using streamsim::harness::ConsumerInfo;
+
+Poll member_poll(uint32_t consumer, int32_t part, int64_t offset, std::string value, int32_t generation, uint64_t seq) {
+  Poll p = poll(consumer, part, offset, std::move(value), generation, seq);
+  p.member_id = "m-" + std::to_string(consumer);
+  return p;
+}
+
+Assignment event(uint32_t consumer, int32_t generation, std::vector<TopicPartition> parts, Assignment::Kind kind,
+                 uint64_t seq) {
+  Assignment a;
+  a.consumer = consumer;
+  a.generation = generation;
+  a.partitions = std::move(parts);
+  a.kind = kind;
+  a.member_id = "m-" + std::to_string(consumer);
+  a.seq = seq;
+  return a;
+}
+
+Commit commit(uint32_t consumer, int32_t generation, int32_t part, int64_t offset, uint64_t seq) {
+  return Commit{consumer, "m-" + std::to_string(consumer), generation, tp(part), offset, seq, Commit::Outcome::ok};
+}
+
+// orders-0: producer 0 writes a0 a1 a2 at 0..2; producer 1's transaction 0
+//   (committed, asked to commit at seq 15) writes t0 t1 at 3, 4 (marker 5);
+//   transaction 1 (aborted) writes x0 at 6 (marker 7); transaction 2 (outcome
+//   unknown, asked to commit at seq 45, found committed in the final log)
+//   writes u0 u1 at 8, 9 (marker 10); producer 0 writes a3 at 11.
+// orders-1: producer 2 writes b0 b1 at 0, 1.
+// Group members 10 and 11 (read_committed): generation 1 gives orders-0 to 10
+// and orders-1 to 11. Member 10 reads 0..4 and commits 5; member 11 reads b0,
+// commits 1, reads b1. Both are revoked; generation 2 gives both partitions to
+// 11, which starts orders-0 at 8 (5 to 7 are a marker and aborted data: no
+// skip) and re-reads b1 at orders-1 offset 1 (its commit was 1: a re-read
+// after the rebalance, not a non-monotonic poll).
+KafkaHistory group_history() {
+  KafkaHistory h;
+  h.sends = {acked(0, 0, "a0", 0, 0),    acked(0, 1, "a1", 0, 1),    acked(0, 2, "a2", 0, 2),
+             acked(1, 0, "t0", 0, 3, 0), acked(1, 1, "t1", 0, 4, 0), acked(1, 2, "x0", 0, 6, 1),
+             acked(1, 3, "u0", 0, 8, 2), acked(1, 4, "u1", 0, 9, 2), acked(0, 3, "a3", 0, 11),
+             acked(2, 0, "b0", 1, 0),    acked(2, 1, "b1", 1, 1)};
+  h.txns = {{1, 0, TxnOutcome::Kind::committed, 15}, {1, 1, TxnOutcome::Kind::aborted, -1},
+            {1, 2, TxnOutcome::Kind::unknown, 45}};
+  h.final_log[tp(0)] = {{0, "a0"}, {1, "a1"}, {2, "a2"}, {3, "t0"}, {4, "t1"}, {8, "u0"}, {9, "u1"}, {11, "a3"}};
+  h.final_log[tp(1)] = {{0, "b0"}, {1, "b1"}};
+  h.consumers[10] = ConsumerInfo{true, true, 0};
+  h.consumers[11] = ConsumerInfo{true, true, 1};
+  h.assignments = {event(10, 1, {tp(0)}, Assignment::Kind::assigned, 1),
+                   event(11, 1, {tp(1)}, Assignment::Kind::assigned, 2),
+                   event(11, 1, {tp(1)}, Assignment::Kind::revoked, 39),
+                   event(10, 1, {tp(0)}, Assignment::Kind::revoked, 40),
+                   event(11, 2, {tp(0), tp(1)}, Assignment::Kind::assigned, 41)};
+  h.polls = {member_poll(10, 0, 0, "a0", 1, 10), member_poll(10, 0, 1, "a1", 1, 11), member_poll(10, 0, 2, "a2", 1, 12),
+             member_poll(11, 1, 0, "b0", 1, 13), member_poll(10, 0, 3, "t0", 1, 20), member_poll(10, 0, 4, "t1", 1, 21),
+             member_poll(11, 1, 1, "b1", 1, 32), member_poll(11, 0, 8, "u0", 2, 50), member_poll(11, 0, 9, "u1", 2, 51),
+             member_poll(11, 0, 11, "a3", 2, 52), member_poll(11, 1, 1, "b1", 2, 53)};
+  h.commits = {commit(10, 1, 0, 5, 30), commit(11, 1, 1, 1, 31)};
+  h.commits_complete = true;
+  return h;
+}
+
+Poll& poll_at(KafkaHistory& h, uint64_t seq) {
+  auto it = std::find_if(h.polls.begin(), h.polls.end(), [&](const Poll& p) { return p.seq == seq; });
+  REQUIRE(it != h.polls.end());
+  return *it;
+}
+
+}  // namespace
+
+TEST_CASE("check_kafka: a transactional history with a rebalancing group holds everything", "[kafka_checker]") {
+  all_hold(check_kafka(group_history(), true));
+}
+
+TEST_CASE("check_kafka: aborted reads by group members", "[kafka_checker]") {
+  KafkaHistory h = group_history();
+  h.polls.push_back(member_poll(10, 0, 6, "x0", 1, 22));  // G1a: transaction 1 aborted
+
+  SECTION("a read_committed member reads a value of an aborted transaction") {
+    const std::string ev = only_violated(check_kafka(h, true), "no_aborted_reads");
+    CHECK(has(ev, "consumer 10 on orders-0"));
+    CHECK(has(ev, "offset 6 (seq 22)"));
+    CHECK(has(ev, "\"x0\""));
+    CHECK(has(ev, "transaction 1"));
+    CHECK(has(ev, "aborted"));
+  }
+  SECTION("read_uncommitted does not excuse it: the run requires committed reads") {
+    h.consumers[10].read_committed = false;
+    const std::string ev = only_violated(check_kafka(h, true), "no_aborted_reads");
+    CHECK(has(ev, "consumer 10 (read_uncommitted) on orders-0"));
+    CHECK(has(ev, "aborted"));
+  }
+  SECTION("had the transaction committed, the read is fine") {
+    h.txns[1] = {1, 1, TxnOutcome::Kind::committed, 16};
+    h.final_log[tp(0)][6] = "x0";
+    h.commits[0].offset = 7;  // member 10 read x0 too, so it commits past it
+    all_hold(check_kafka(h, true));
+  }
+}
+
+TEST_CASE("check_kafka: reads of a transaction before it asked to commit", "[kafka_checker]") {
+  KafkaHistory h = group_history();
+  SECTION("reading at the commit request's seq or later is fine") {
+    h.txns[0].commit_seq = 20;  // t0 is read at seq 20: the request came first (seq order is strict)
+    all_hold(check_kafka(h, true));
+  }
+  SECTION("reading before it is an uncommitted read, although the transaction committed") {
+    h.txns[0].commit_seq = 21;
+    const std::string ev = only_violated(check_kafka(h, true), "no_aborted_reads");
+    CHECK(has(ev, "consumer 10 on orders-0"));
+    CHECK(has(ev, "offset 3 (seq 20)"));
+    CHECK(has(ev, "\"t0\""));
+    CHECK(has(ev, "before its producer asked to commit"));
+    CHECK(has(ev, "seq 21"));
+  }
+}
+
+TEST_CASE("check_kafka: an unknown-outcome transaction whose values show up", "[kafka_checker]") {
+  KafkaHistory h = group_history();
+  SECTION("read after its commit request and found in the final log: committed, fine") {
+    all_hold(check_kafka(h, true));
+  }
+  SECTION("read, but absent from the final log: it never committed") {
+    h.final_log[tp(0)].erase(8);
+    h.final_log[tp(0)].erase(9);
+    const std::string ev = only_violated(check_kafka(h, true), "no_aborted_reads");
+    CHECK(has(ev, "consumer 11 on orders-0"));
+    CHECK(has(ev, "\"u0\""));
+    CHECK(has(ev, "no known commit"));
+  }
+  SECTION("read before its commit request: uncommitted, even though it committed later") {
+    h.txns[2].commit_seq = 51;
+    const std::string ev = only_violated(check_kafka(h, true), "no_aborted_reads");
+    CHECK(has(ev, "\"u0\""));
+    CHECK(has(ev, "before its producer asked to commit"));
+  }
+}
+
+TEST_CASE("check_kafka: two group members own one partition in one generation", "[kafka_checker]") {
+  KafkaHistory h = group_history();
+  SECTION("two assigned events of generation 2 name orders-0") {
+    h.assignments.push_back(event(10, 2, {tp(0)}, Assignment::Kind::assigned, 42));
+    const std::string ev = only_violated(check_kafka(h, true), "one_owner_per_generation");
+    CHECK(has(ev, "orders-0 was assigned to consumer 11 (member m-11, seq 41)"));
+    CHECK(has(ev, "consumer 10 (member m-10, seq 42)"));
+    CHECK(has(ev, "in generation 2"));
+  }
+  SECTION("revoked and lost events, and an owner of an earlier generation, are not ownership") {
+    h.assignments.push_back(event(10, 2, {tp(0)}, Assignment::Kind::lost, 42));
+    h.assignments.push_back(event(10, 2, {tp(1)}, Assignment::Kind::revoked, 43));
+    all_hold(check_kafka(h, true));
+  }
+}
+
+TEST_CASE("check_kafka: a group handoff must start at the committed offset", "[kafka_checker]") {
+  KafkaHistory h = group_history();
+  SECTION("starting past the committed offset over committed data is a skip") {
+    h.commits[0].offset = 2;  // member 10 asked to commit only up to a2 (exclusive)
+    const std::string ev = only_violated(check_kafka(h, true), "no_poll_skips");
+    CHECK(has(ev, "consumer 11 on orders-0 started in generation 2 as member m-11"));
+    CHECK(has(ev, "offset 8 (seq 50"));
+    CHECK(has(ev, "past the committed offset 2"));
+    CHECK(has(ev, "skipping offset 2 (value \"a2\")"));
+  }
+  SECTION("with no commit at all the new owner must start at the log start") {
+    h.commits.erase(h.commits.begin());
+    const std::string ev = only_violated(check_kafka(h, true), "no_poll_skips");
+    CHECK(has(ev, "past the committed offset 0"));
+    CHECK(has(ev, "skipping offset 0 (value \"a0\")"));
+  }
+  SECTION("a commit asked for after the handoff's first read does not count") {
+    h.commits[0].seq = 50;  // same seq as the first read: not before it
+    const std::string ev = only_violated(check_kafka(h, true), "no_poll_skips");
+    CHECK(has(ev, "past the committed offset 0"));
+  }
+  SECTION("any member's earlier commit counts, even a failed one (it may have been applied)") {
+    h.commits[0].offset = 2;
+    h.commits.push_back(commit(10, 1, 0, 5, 35));
+    h.commits.back().outcome = Commit::Outcome::failed;
+    all_hold(check_kafka(h, true));
+  }
+  SECTION("not judged when the history does not hold every commit") {
+    h.commits[0].offset = 2;
+    h.commits_complete = false;
+    all_hold(check_kafka(h, true));
+  }
+}
+
+TEST_CASE("check_kafka: re-reads after a rebalance are not non-monotonic", "[kafka_checker]") {
+  KafkaHistory h = group_history();
+  SECTION("a new owner starting below the committed offset re-reads, legitimately") {
+    // Member 11 re-reads t0 and t1, which member 10 read and committed.
+    h.polls.push_back(member_poll(11, 0, 3, "t0", 2, 46));
+    h.polls.push_back(member_poll(11, 0, 4, "t1", 2, 47));
+    all_hold(check_kafka(h, true));
+  }
+  SECTION("the same member re-reading in the next generation is fine (good history)") {
+    all_hold(check_kafka(h, true));
+    // The same re-read without a generation change is a non-monotonic poll.
+    poll_at(h, 53).generation = 1;
+    const std::string ev = only_violated(check_kafka(h, true), "monotonic_polls");
+    CHECK(has(ev, "consumer 11 on orders-1"));
+    CHECK(has(ev, "offset 1 (seq 32"));
+    CHECK(has(ev, "offset 1 (seq 53"));
+  }
+  SECTION("within one assignment a jump over committed data is still a skip") {
+    remove_poll(h, 51);  // u1 at 9: member 11 reads 8 then 11
+    const std::string ev = only_violated(check_kafka(h, true), "no_poll_skips");
+    CHECK(has(ev, "consumer 11 on orders-0"));
+    CHECK(has(ev, "skipping offset 9 (value \"u1\")"));
+  }
+}

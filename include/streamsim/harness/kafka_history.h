@@ -19,6 +19,8 @@
 namespace streamsim::harness {
 
 using scenarios::Assignment;
+using scenarios::Commit;
+using scenarios::ConsumerInfo;
 using scenarios::KafkaHistory;
 using scenarios::Poll;
 using scenarios::Send;
@@ -37,24 +39,34 @@ using scenarios::TxnOutcome;
 // - no_duplicates: a value appears at more than one position of the final log,
 //   or one consumer polled it at two different positions (re-reading the same
 //   offset is not a duplicate);
-// - no_poll_skips: two consecutive polls of one consumer on one partition, in
+// - no_poll_skips: (a) two consecutive polls of one consumer on one partition, in
 //   seq order, in the same generation, the later one not after_seek, at offsets
 //   a < b, with a committed-visible final-log value strictly between a and b
-//   (offsets of aborted data and markers are gaps, not skips);
+//   (offsets of aborted data and markers are gaps, not skips); (b) only when
+//   commits_complete: a group member's first poll of a partition in a
+//   generation is at offset b, s is the highest offset any member asked to
+//   commit for that partition before it (0 if none), and a committed-visible
+//   value lies in [s, b): the handoff skipped past the committed offset.
+//   Starting at or below s (a re-read) is legitimate;
 // - monotonic_sends: one producer's acked offsets on a partition do not strictly
 //   increase in send_index order (only checked when sends_must_be_ordered);
 // - monotonic_polls: a consumer's offsets on a partition do not strictly increase
-//   in seq order, unless the later poll is after_seek or the generation changed;
-// - no_aborted_reads: a read_committed consumer (only when read_committed) or the
-//   final read_committed log returned a value of an aborted transaction, of a
-//   transaction without a known commit, of a failed send, or never sent;
-// - one_owner_per_generation: two consumers were assigned one partition in one
-//   generation (assignments with a negative generation, manual assign(), are
-//   not group ownership and are ignored).
-// Polls with equal seq keep their order in `polls`. O(n log n) in the history.
+//   in seq order, unless the later poll is after_seek or the generation changed
+//   (a group handoff restarts from the committed offset);
+// - no_aborted_reads: when read_committed, any consumer (whatever its
+//   isolation.level), and always the final read_committed log, returned a value
+//   of an aborted transaction (G1a), of a transaction without a known commit and
+//   absent from the final log, of a failed send, or never sent; or a consumer
+//   returned a value of a transaction before its producer asked to commit it
+//   (seq below the transaction's commit_seq: an uncommitted read);
+// - one_owner_per_generation: two consumers got one partition in assigned
+//   events of one generation (assignments with a negative generation, manual
+//   assign(), and revoked / lost events are not group ownership).
+// Polls with equal seq keep their order in `polls`; commits act on polls with a
+// greater seq. O(n log n) in the history.
 // Preconditions (SS_ASSERT): send values are unique; acked sends have an offset
 // >= 0; no two sends of one producer to one partition share a send_index; no
-// transaction has two different outcomes; poll offsets are >= 0.
+// transaction has two different outcomes; poll and commit offsets are >= 0.
 std::vector<scenarios::PropertyResult> check_kafka(const KafkaHistory& h, bool sends_must_be_ordered);
 
 }  // namespace streamsim::harness

@@ -1,11 +1,20 @@
 // The Jepsen-style Kafka workload on the simulated cluster.
 //
-// Producers send unique values ("p<producer>-<n>") with keys spread over the
-// partitions and record each send and its delivery report; consumers assign()
-// every partition from the beginning and record every poll. In the liveness
-// phase producers stop, flush, and a final reader reads every partition up to
-// its latest offset with a fresh read_committed consumer. The history goes to
-// harness::check_kafka. Everything talks through the kafka.h client interface.
+// Producers send unique values ("p<producer>-<n>") round-robin over the
+// partitions and record each send and its delivery report. With
+// `transactional`, each producer has its own transactional.id and sends
+// records_per_txn values per transaction, aborting a configurable share on
+// purpose, and records every transaction's outcome (committed, aborted,
+// unknown) and the seq at which it asked to commit. Consumers assign() every
+// partition from the beginning; group members (member-0 ..) subscribe() in one
+// group, commit what they read explicitly, record every poll with the
+// generation of the assignment it read under and their member id, every
+// RebalanceListener event and every commit, and with member_lifetime_ms close
+// and hand over to a new consumer during the run. In the liveness phase
+// producers finish their transaction and stop, and a final reader waits until
+// no transaction is open (last stable offset = high watermark), then reads
+// every partition to its end with a fresh read_committed consumer. The history
+// goes to harness::check_kafka. Everything talks through kafka.h.
 #pragma once
 
 #include <streamsim/core/sync.h>
@@ -39,24 +48,34 @@ class KafkaJepsenWorkload final : public Workload {
   const std::string& final_read_error() const { return final_error_; }
 
  private:
+  class Member;  // a group member's RebalanceListener and commit bookkeeping
+
   void producer_main(sim::SimRuntime& rt, uint32_t index);
+  void txn_producer_main(sim::SimRuntime& rt, uint32_t index);
   void consumer_main(sim::SimRuntime& rt, uint32_t index);
+  void member_main(sim::SimRuntime& rt, uint32_t slot);
   void final_reader_main(sim::SimRuntime& rt);
-  std::vector<std::pair<std::string, std::string>> producer_props() const;
+  // The run's work is over: the liveness phase began and every producer is done.
+  bool work_over() const { return liveness_ && producers_done_ == n_producers_; }
+  std::vector<std::pair<std::string, std::string>> producer_props(uint32_t index) const;
   std::vector<std::pair<std::string, std::string>> consumer_props() const;
+  std::vector<std::pair<std::string, std::string>> group_props() const;
+  std::vector<std::pair<std::string, std::string>> final_reader_props() const;
 
   proto::KafkaWorkload cfg_;
   std::unique_ptr<sim::kafka::Cluster> cluster_;
   sim::Simulation* sim_ = nullptr;
   std::vector<sim::NodeId> targets_;
   std::vector<TopicPartition> partitions_;
-  uint32_t n_producers_, n_consumers_;
+  uint32_t n_producers_, n_consumers_, n_members_;
+  bool transactional_ = false;
   bool idempotent_ = false;
+  uint32_t next_consumer_id_ = 0;  // assign() consumers first, then every group member incarnation
   bool liveness_ = false;
   uint32_t producers_done_ = 0;
   bool final_done_ = false;
   std::string final_error_;
-  uint64_t poll_seq_ = 0;
+  uint64_t seq_ = 0;  // the history's global order: polls, commits, assignment events, commit requests
   CondVar done_;
   KafkaHistory history_;
 };
