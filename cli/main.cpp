@@ -52,6 +52,7 @@ const char* kUsageText =
     "  streamsim sweep SCENARIO|DIR... --seeds N [--first-seed N] [--jobs J] [--shard I/N] [--wall-timeout S]\n"
     "  streamsim bench kernel [--json]\n"
     "  streamsim bench kafka [--messages N] [--json]\n"
+    "  streamsim bench nexmark [--query q0|q1|q2|q5|q7|all] [--events N] [--sim-events N] [--json]\n"
     "exit codes: 0 all properties held, 1 a property was violated, 2 usage or scenario error\n";
 
 struct UsageError {
@@ -495,7 +496,8 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
 }
 
 int cmd_bench(int argc, char** argv) {
-  Args a = parse_args("bench", argc, argv, 2, {"--query", "--scenario", "--messages"}, {"--json"});
+  Args a = parse_args("bench", argc, argv, 2, {"--query", "--scenario", "--messages", "--events", "--sim-events"},
+                      {"--json"});
   if (a.positional.size() != 1) usage_error("bench takes one of: kernel, kafka, nexmark");
   const std::string what = a.positional[0];
   if (what == "kernel") {
@@ -508,8 +510,12 @@ int cmd_bench(int argc, char** argv) {
     return bench::kafka(a.switches.count("--json") != 0, n);
   }
   if (what == "nexmark") {
-    std::cerr << "streamsim: bench nexmark is not built yet (it arrives with the streaming engine)\n";
-    return kUsage;
+    const std::string query = a.values.count("--query") ? a.values["--query"] : "all";
+    const uint64_t n = a.values.count("--events") ? parse_u64("--events", a.values["--events"]) : 10'000'000;
+    if (n == 0) usage_error("--events: must be at least 1");
+    std::optional<uint64_t> sim;
+    if (a.values.count("--sim-events")) sim = parse_u64("--sim-events", a.values["--sim-events"]);
+    return bench::nexmark(a.switches.count("--json") != 0, query, n, sim);
   }
   usage_error("bench: unknown benchmark '" + what + "' (kernel, kafka, nexmark)");
 }

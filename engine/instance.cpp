@@ -149,6 +149,7 @@ struct EngineInstance::Impl final : k::RebalanceListener {
   std::unique_ptr<k::Consumer> consumer;          // the group member
 
   bool stop = false;
+  bool committing = false;  // outputs produced, commit not yet returned (EngineInstance::committing)
   bool rejoin = false;                     // a fatal producer error: give partitions up
   std::optional<EngineError> fatal_error;  // stops run()
   InstanceStats stats;
@@ -576,6 +577,7 @@ struct EngineInstance::Impl final : k::RebalanceListener {
     k::Producer& prod = *slot.producer;
     auto attempt_txn = [&]() -> Result<void, k::Error> {
       if (auto r = prod.begin_transaction(); !r) return r;
+      committing = true;
       for (auto& rec : output_records(p, out, b))
         if (auto r = produce(prod, std::move(rec)); !r) return r;
       for (size_t i = 0; i < out.changelog.size(); ++i)
@@ -611,6 +613,7 @@ struct EngineInstance::Impl final : k::RebalanceListener {
       return {};
     };
     auto r = attempt_txn();
+    committing = false;
     (void)prod.poll(Duration::zero());  // delivery reports: the commit's result already covers them
     if (r.ok()) {
       ++stats.commits;
@@ -677,6 +680,11 @@ struct EngineInstance::Impl final : k::RebalanceListener {
   // may be written: at least once). Suspends.
   void commit_batch_alo(const MicroBatch& mb, const BatchOutput& b) {
     k::Producer& prod = *plain_producer;
+    committing = true;
+    struct Clear {
+      bool& flag;
+      ~Clear() { flag = false; }
+    } clear{committing};
     auto rewind_all = [&](const char* what, const k::Error& e) {
       rt.log().warn("engine {}: batch {}: {} failed ({}); rewinding", cfg.application_id, b.batch, what, describe(e));
       ++stats.aborts;
@@ -925,5 +933,6 @@ void EngineInstance::request_stop() { impl_->stop = true; }
 const InstanceStats& EngineInstance::stats() const { return impl_->stats; }
 std::vector<int32_t> EngineInstance::partitions() const { return impl_->query.partitions(); }
 Watermark EngineInstance::watermark() const { return impl_->query.watermark(); }
+bool EngineInstance::committing() const { return impl_->committing; }
 
 }  // namespace streamsim::engine

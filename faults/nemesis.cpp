@@ -34,6 +34,11 @@ Nemesis::Nemesis(sim::Simulation& sim, const proto::Faults& cfg, std::vector<Nod
 
 Nemesis::~Nemesis() = default;
 
+void Nemesis::set_engine_targets(std::vector<NodeId> engines) {
+  SS_ASSERT(node_ == nullptr, "engine targets are set before the nemesis starts");
+  engine_targets_ = std::move(engines);
+}
+
 std::string Nemesis::describe() const {
   std::string s;
   if (!kinds_.empty()) {
@@ -67,7 +72,9 @@ void Nemesis::start() {
 
 std::vector<NodeId> Nemesis::pick_targets(FaultKind kind, Rng& rng) {
   std::vector<NodeId> up;
-  const auto& pool = kind == proto::CRASH_WIPE ? wipe_targets_ : targets_;
+  const auto& pool = kind == proto::CRASH_WIPE     ? wipe_targets_
+                     : kind == proto::ENGINE_CRASH ? engine_targets_
+                                                   : targets_;
   for (NodeId n : pool) {
     if (sim_.node(n).up()) up.push_back(n);
   }
@@ -173,11 +180,15 @@ void Nemesis::inject(sim::SimRuntime& rt, FaultKind kind, std::vector<NodeId> no
       break;
     }
     case proto::CRASH:
-    case proto::CRASH_WIPE: {
+    case proto::CRASH_WIPE:
+    case proto::ENGINE_CRASH: {
+      // An engine crash is an ordinary crash of an engine instance node: its
+      // task unwinds wherever it is, possibly between a batch's produce and
+      // its commit, and the restarted incarnation recovers from Kafka alone.
       if (nodes.empty() || !sim_.node(nodes[0]).up()) return;
       bool wipe = kind == proto::CRASH_WIPE;
       sim::CrashReport rep = sim_.crash(nodes[0], wipe ? sim::CrashMode::wipe_disk : sim::CrashMode::keep_disk);
-      note(std::string(wipe ? "crash (disk wiped) " : "crash ") + name(0) + ", " + std::to_string(rep.bytes_lost) +
+      note(std::string(wipe ? "crash (disk wiped) " : kind == proto::ENGINE_CRASH ? "engine crash " : "crash ") + name(0) + ", " + std::to_string(rep.bytes_lost) +
            " unsynced bytes lost, " + std::to_string(rep.files_torn) + " files torn; restart in " + format_duration(d));
       rt.sleep_for(std::max(d, Duration::millis(1)));
       if (!sim_.node(nodes[0]).up()) {
@@ -198,7 +209,9 @@ void Nemesis::stop_and_heal() {
     sim_.crash(node_->id());
   }
   sim_.net().heal_all();
-  for (NodeId n : targets_) {
+  std::vector<NodeId> all = targets_;
+  all.insert(all.end(), engine_targets_.begin(), engine_targets_.end());
+  for (NodeId n : all) {
     if (!sim_.node(n).up()) {
       sim_.restart(n);
       log_.push_back(format_instant(sim_.now()) + " restart " + sim_.node(n).node_name() + " (heal)");

@@ -4,8 +4,10 @@
 #include <streamsim/faults/nemesis.h>
 #include <streamsim/harness/checkers.h>
 #include <streamsim/harness/kafka_history.h>
+#include <streamsim/harness/pipeline_checkers.h>
 #include <streamsim/scenarios/counter.h>
 #include <streamsim/scenarios/kafka_jepsen.h>
+#include <streamsim/scenarios/pipeline.h>
 #include <streamsim/sim/simulation.h>
 
 #include <algorithm>
@@ -69,6 +71,7 @@ RunReport run_scenario(const proto::Scenario& s, const RunOptions& opt) {
   SS_ASSERT(w != nullptr, "no factory for the scenario's workload");
   w->setup(sim);
   faults::Nemesis nemesis(sim, s.faults(), w->fault_targets(), w->disk_loss_targets());
+  nemesis.set_engine_targets(w->engine_targets());
   rep.faults = nemesis.describe();
   nemesis.start();
 
@@ -102,6 +105,8 @@ RunReport run_scenario(const proto::Scenario& s, const RunOptions& opt) {
     if (!kw->final_read_done()) live = {"liveness", false, "the final read did not finish within the liveness phase"};
     else if (!kw->final_read_error().empty()) live = {"liveness", false, kw->final_read_error()};
     all.push_back(live);
+  } else if (auto* pw = dynamic_cast<scenarios::PipelineWorkload*>(w.get())) {
+    all = check_pipeline(pw->history());
   }
   all.push_back(PropertyResult{"no_task_failure", task_ok, task_ok ? "" : failure});
   all.push_back(PropertyResult{"within_limits", within_limits,

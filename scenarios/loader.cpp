@@ -2,6 +2,7 @@
 #include <streamsim/scenarios/scenario.h>
 
 #include <streamsim/core/assert.h>
+#include <streamsim/engine/registry.h>
 #include <streamsim/kafka/config.h>
 
 #include <google/protobuf/io/tokenizer.h>
@@ -137,6 +138,16 @@ void validate_kafka(Validator& v, const proto::Scenario& s, const pb::TextFormat
   v.check(k.controllers() <= 9, k, t, "kafka", "controllers", "must be between 1 and 9 (0 means the default, 3)");
   v.check(k.producers() <= 32, k, t, "kafka", "producers", "must be at most 32");
   v.check(k.consumers() <= 32, k, t, "kafka", "consumers", "must be at most 32");
+  v.check(k.group_consumers() <= 32, k, t, "kafka", "group_consumers", "must be at most 32");
+  v.check(k.records_per_txn() <= 10'000, k, t, "kafka", "records_per_txn", "must be at most 10000");
+  v.check(in_unit(k.abort_fraction()), k, t, "kafka", "abort_fraction", "must be within [0, 1]");
+  const bool txn_id_set = std::any_of(k.producer_config().begin(), k.producer_config().end(),
+                                      [](const auto& p) { return p.key() == "transactional.id"; });
+  v.check(k.abort_fraction() == 0 || k.transactional() || txn_id_set, k, t, "kafka", "abort_fraction",
+          "needs transactional: true (only transactions can be aborted)");
+  v.check(k.member_lifetime_ms() <= 24 * 3600 * 1000ULL, k, t, "kafka", "member_lifetime_ms", "must be at most one day");
+  v.check(k.rejoin_delay_ms() <= 60'000, k, t, "kafka", "rejoin_delay_ms", "must be at most 60000");
+  v.check(k.commit_interval_ms() <= 60'000, k, t, "kafka", "commit_interval_ms", "must be at most 60000");
   const uint32_t brokers = k.brokers() ? k.brokers() : 3;
   for (int i = 0; i < k.topics_size(); ++i) {
     const auto& topic = k.topics(i);
@@ -165,6 +176,133 @@ void validate_kafka(Validator& v, const proto::Scenario& s, const pb::TextFormat
   }
 }
 
+
+// The pipeline workload. The pipeline is built through the engine's registry,
+// so an unknown pipeline or parameter is reported at the scenario's field; the
+// settings EngineInstance::create would refuse are refused here, with their
+// position, because a workload cannot report a configuration error mid-run.
+void validate_pipeline(Validator& v, const proto::Scenario& s, const pb::TextFormat::ParseInfoTree* st) {
+  const auto& w = s.pipeline();
+  auto* t = v.nested(st, s, "pipeline");
+  const std::string path = "pipeline";
+
+  const auto& cl = w.cluster();
+  auto* ct = v.nested(t, w, "cluster");
+  v.check(cl.brokers() <= 16, cl, ct, path + ".cluster", "brokers", "must be between 1 and 16 (0 means the default, 3)");
+  v.check(cl.controllers() <= 9, cl, ct, path + ".cluster", "controllers", "must be between 1 and 9 (0 means the default, 1)");
+  const uint32_t brokers = cl.brokers() ? cl.brokers() : 3;
+  for (int i = 0; i < cl.topics_size(); ++i) {
+    const auto& topic = cl.topics(i);
+    auto* tt = v.nested(ct, cl, "topics", i);
+    const std::string tpath = path + ".cluster.topics[" + std::to_string(i) + "]";
+    v.check(!topic.name().empty(), topic, tt, tpath, "name", "a topic needs a name");
+    v.check(topic.partitions() <= 64, topic, tt, tpath, "partitions", "must be at most 64");
+    const uint32_t rf = topic.replication() ? topic.replication() : std::min(3u, brokers);
+    v.check(rf <= brokers, topic, tt, tpath, "replication", "exceeds the number of brokers (" + std::to_string(brokers) + ")");
+    v.check(topic.min_insync_replicas() <= rf, topic, tt, tpath, "min_insync_replicas", "exceeds the replication factor");
+  }
+
+  // The pipeline, through the engine's registry.
+  const auto& spec = w.pipeline();
+  auto* pt = v.nested(t, w, "pipeline");
+  const std::string ppath = path + ".pipeline";
+  engine::PipelineRegistry reg;
+  engine::register_builtin_pipelines(reg);
+  std::vector<std::pair<std::string, std::string>> params;
+  for (const auto& p : spec.params()) params.push_back({p.key(), p.value()});
+  const std::string name = spec.name().empty() ? "click-counts" : spec.name();
+  auto built = reg.build(name, params);
+  if (!built.ok()) {
+    const auto& err = built.error();
+    if (err.field.rfind("params.", 0) == 0) {
+      const std::string key = err.field.substr(7);
+      int index = -1;
+      for (int i = 0; i < spec.params_size(); ++i)
+        if (spec.params(i).key() == key && index < 0) index = i;
+      v.check(false, spec, pt, ppath, "params", err.format(), index);
+    } else {
+      std::string known;
+      for (const auto& n : reg.names()) known += (known.empty() ? "" : ", ") + n;
+      v.check(false, spec, pt, ppath, "name", err.format() + " (registered: " + known + ")");
+    }
+    return;
+  }
+  // What the batch reference evaluates (harness/checkers/eos_checker.cpp).
+  const engine::PipelinePlan& plan = built->plan();
+  const bool tumbling_count = plan.window_kind == engine::WindowSpec::Kind::tumbling && plan.aggregate &&
+                              plan.aggregate->kind == engine::Aggregate::Kind::count && plan.stages.empty();
+  v.check(tumbling_count, spec, pt, ppath, "name",
+          "the pipeline workload's reference evaluates a keyed count in tumbling windows; '" + name + "' is " +
+              plan.description);
+  v.check(plan.output_mode == engine::OutputMode::append, spec, pt, ppath, "params",
+          "the exactly-once checker needs output_mode append (each window emitted once)");
+  v.check(plan.late_policy == engine::LatePolicy::route, spec, pt, ppath, "params",
+          "the exactly-once checker accounts for late events through the late topic: set late_events to route");
+
+  const auto& in = w.input();
+  auto* it = v.nested(t, w, "input");
+  const std::string ipath = path + ".input";
+  v.check(in.producers() <= 32, in, it, ipath, "producers", "must be at most 32");
+  v.check(in.rate() >= 0 && in.rate() <= 100'000, in, it, ipath, "rate", "must be within [0, 100000] events/s");
+  v.check(in.keys() <= 1'000'000, in, it, ipath, "keys", "must be at most 1000000");
+  v.check(in.zipf_exponent() >= 0 && in.zipf_exponent() <= 10, in, it, ipath, "zipf_exponent", "must be within [0, 10]");
+  v.check(in_unit(in.late_fraction()), in, it, ipath, "late_fraction", "must be within [0, 1]");
+  v.check(in_unit(in.duplicate_fraction()), in, it, ipath, "duplicate_fraction", "must be within [0, 1]");
+  v.check(in.out_of_order_ms() <= 3'600'000, in, it, ipath, "out_of_order_ms", "must be at most one hour");
+  v.check(in.lateness_ms() <= 24 * 3'600'000ULL, in, it, ipath, "lateness_ms", "must be at most one day");
+  v.check(in.clock_skew_ms() <= 24 * 3'600'000ULL, in, it, ipath, "clock_skew_ms", "must be at most one day");
+  v.check(in.burst_factor() >= 0 && in.burst_factor() <= 100, in, it, ipath, "burst_factor", "must be within [0, 100]");
+  v.check(in.burst_ms() <= in.burst_every_ms(), in, it, ipath, "burst_ms", "must not exceed burst_every_ms");
+  uint32_t source_partitions = 3;
+  for (const auto& topic : cl.topics())
+    if (topic.name() == plan.source_topic && topic.partitions()) source_partitions = topic.partitions();
+  v.check(in.idle_partitions() < source_partitions, in, it, ipath, "idle_partitions",
+          "must leave at least one of the source topic's " + std::to_string(source_partitions) + " partitions busy");
+  {
+    std::vector<std::pair<std::string, std::string>> kv = {{"bootstrap.servers", "broker-0"}};
+    for (const auto& p : in.producer_config()) kv.push_back({p.key(), p.value()});
+    auto r = streamsim::kafka::Config::make(streamsim::kafka::Role::producer, kv);
+    if (!r.ok()) {
+      int index = 0;
+      for (int i = 0; i < in.producer_config_size(); ++i)
+        if (in.producer_config(i).key() == r.error().property) index = i;
+      v.check(false, in, it, ipath, "producer_config", r.error().format(), index);
+    }
+  }
+
+  v.check(w.instances() <= 16, w, t, path, "instances", "must be between 1 and 16 (0 means the default, 1)");
+  const auto& es = w.engine();
+  auto* et = v.nested(t, w, "engine");
+  const std::string epath = path + ".engine";
+  const uint64_t trigger = es.trigger_interval_ms() ? es.trigger_interval_ms() : 200;
+  const uint64_t kafka_timeout = es.kafka_timeout_ms() ? es.kafka_timeout_ms() : 5'000;
+  const uint64_t txn_timeout = es.transaction_timeout_ms() ? es.transaction_timeout_ms() : 30'000;
+  const uint64_t session = es.session_timeout_ms() ? es.session_timeout_ms() : 6'000;
+  const uint64_t heartbeat = es.heartbeat_interval_ms() ? es.heartbeat_interval_ms() : 500;
+  v.check(trigger <= 60'000, es, et, epath, "trigger_interval_ms", "must be at most 60000");
+  v.check(es.max_records_per_batch() <= 100'000, es, et, epath, "max_records_per_batch", "must be at most 100000");
+  v.check(kafka_timeout <= 300'000, es, et, epath, "kafka_timeout_ms", "must be at most 300000");
+  v.check(es.pause_before_commit_ms() <= 60'000, es, et, epath, "pause_before_commit_ms", "must be at most 60000");
+  v.check(w.mode() != proto::EXACTLY_ONCE || txn_timeout >= trigger + 2 * kafka_timeout + es.pause_before_commit_ms(),
+          es, et, epath, "transaction_timeout_ms",
+          "must be at least trigger_interval_ms + 2 * kafka_timeout_ms + pause_before_commit_ms (" +
+              std::to_string(trigger + 2 * kafka_timeout + es.pause_before_commit_ms()) +
+              "): the coordinator could abort a batch's transaction while it is being committed");
+  v.check(txn_timeout <= 900'000, es, et, epath, "transaction_timeout_ms", "must be at most 900000 (the broker's maximum)");
+  v.check(session >= 6'000 && session <= 1'800'000, es, et, epath, "session_timeout_ms",
+          "must be within the group coordinator's [6000, 1800000]");
+  v.check(heartbeat < session, es, et, epath, "heartbeat_interval_ms", "must be below session_timeout_ms");
+  v.check(es.changelog_replication() <= brokers, es, et, epath, "changelog_replication", "exceeds the number of brokers");
+  v.check(es.watermark_skew_ms() >= -86'400'000 && es.watermark_skew_ms() <= 86'400'000, es, et, epath,
+          "watermark_skew_ms", "must be within one day");
+
+  const auto& x = w.expect();
+  auto* xt = v.nested(t, w, "expect");
+  const uint64_t liveness = s.run().liveness_ms() ? s.run().liveness_ms() : 30'000;
+  v.check(x.settle_within_ms() <= liveness, x, xt, path + ".expect", "settle_within_ms",
+          "must not exceed run.liveness_ms (" + std::to_string(liveness) + ")");
+}
+
 std::set<std::string> workload_nodes(const proto::Scenario& s) {
   std::set<std::string> out;
   if (s.has_counter()) {
@@ -179,6 +317,13 @@ std::set<std::string> workload_nodes(const proto::Scenario& s) {
     uint32_t c = s.kafka().controllers() ? s.kafka().controllers() : 3;
     for (uint32_t i = 0; i < c; ++i) out.insert("controller-" + std::to_string(i));
   }
+  if (s.has_pipeline()) {
+    const auto& cl = s.pipeline().cluster();
+    for (uint32_t i = 0; i < (cl.brokers() ? cl.brokers() : 3); ++i) out.insert("broker-" + std::to_string(i));
+    for (uint32_t i = 0; i < (cl.controllers() ? cl.controllers() : 1); ++i) out.insert("controller-" + std::to_string(i));
+    const uint32_t n = s.pipeline().instances() ? s.pipeline().instances() : 1;
+    for (uint32_t i = 0; i < n; ++i) out.insert("engine-" + std::to_string(i));
+  }
   return out;
 }
 
@@ -186,7 +331,7 @@ void validate(Validator& v, const proto::Scenario& s) {
   auto* root = v.root();
   v.check(!s.name().empty(), s, root, "", "name", "every scenario needs a name");
   v.check(s.workload_case() != proto::Scenario::WORKLOAD_NOT_SET, s, root, "", "counter",
-          "no workload: set one of the workload fields (counter, kafka)");
+          "no workload: set one of the workload fields (counter, kafka, pipeline)");
   if (s.has_run()) {
     const auto& r = s.run();
     auto* t = v.nested(root, s, "run");
@@ -211,19 +356,28 @@ void validate(Validator& v, const proto::Scenario& s) {
   }
   if (s.has_counter()) validate_counter(v, s, root);
   if (s.has_kafka()) validate_kafka(v, s, root);
+  if (s.has_pipeline()) validate_pipeline(v, s, root);
   std::set<std::string> nodes = workload_nodes(s);
   if (s.has_faults()) {
     const auto& f = s.faults();
     auto* ft = v.nested(root, s, "faults");
     for (int i = 0; i < f.scripted_size(); ++i) {
       auto* t = v.nested(ft, f, "scripted", i);
-      validate_fault_fields(v, f.scripted(i), t, "faults.scripted[" + std::to_string(i) + "]", nodes);
+      const std::string fpath = "faults.scripted[" + std::to_string(i) + "]";
+      validate_fault_fields(v, f.scripted(i), t, fpath, nodes);
+      v.check(f.scripted(i).kind() != proto::ENGINE_CRASH || s.has_pipeline(), f.scripted(i), t, fpath, "kind",
+              "ENGINE_CRASH needs engine instances (the pipeline workload)");
+      for (int n = 0; n < f.scripted(i).nodes_size(); ++n)
+        v.check(f.scripted(i).kind() != proto::ENGINE_CRASH || f.scripted(i).nodes(n).rfind("engine-", 0) == 0,
+                f.scripted(i), t, fpath, "nodes", "ENGINE_CRASH targets engine instance nodes (engine-0 ..)", n);
     }
     if (f.has_random()) {
       const auto& r = f.random();
       auto* t = v.nested(ft, f, "random");
       for (int i = 0; i < r.kinds_size(); ++i) {
         v.check(r.kinds(i) != proto::FAULT_UNSPECIFIED, r, t, "faults.random", "kinds", "FAULT_UNSPECIFIED is not a fault", i);
+        v.check(r.kinds(i) != proto::ENGINE_CRASH || s.has_pipeline(), r, t, "faults.random", "kinds",
+                "ENGINE_CRASH needs engine instances (the pipeline workload)", i);
       }
       v.check(r.kinds_size() == 0 || r.mean_interval_ms() > 0, r, t, "faults.random", "mean_interval_ms",
               "must be positive when kinds are given");
@@ -259,6 +413,11 @@ std::vector<std::string> known_properties(const proto::Scenario& s) {
   if (s.has_kafka()) {
     out = {"lost_writes",      "no_duplicates",    "no_poll_skips", "monotonic_sends",
            "monotonic_polls",  "no_aborted_reads", "one_owner_per_generation", "liveness"};
+  }
+  if (s.has_pipeline()) {
+    out = {"input_durable",    "no_duplicates",    "no_losses",          "no_open_transactions",
+           "watermark_monotonic", "watermark_bounded", "no_on_time_drops", "late_behind_watermark",
+           "coverage",         "liveness"};
   }
   out.push_back("no_task_failure");
   out.push_back("within_limits");

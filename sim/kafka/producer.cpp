@@ -77,9 +77,10 @@ class SimProducer final : public k::Producer {
     if (txn_ && phase_ != Phase::in_txn) return unexpected(err(Errc::local_state, "produce outside a transaction"));
     if (outstanding_ >= queue_max_) return unexpected(err(Errc::local_queue_full, "queue.buffering.max.messages reached", true));
     Msg m;
-    m.rec.key = r.key;
-    m.rec.value = r.value;
-    for (auto& h : r.headers) m.rec.headers.push_back({h.key, h.value.value_or("")});
+    // The record is taken by value: its strings move into the queue, uncopied.
+    m.rec.key = std::move(r.key);
+    m.rec.value = std::move(r.value);
+    for (auto& h : r.headers) m.rec.headers.push_back({std::move(h.key), h.value ? std::move(*h.value) : std::string()});
     m.rec.timestamp_ms = r.timestamp_ms.value_or(rt_.now().ns() / 1'000'000);
     m.timestamp_ms = m.rec.timestamp_ms;
     m.opaque = r.opaque;

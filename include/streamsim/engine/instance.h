@@ -180,6 +180,9 @@ class EngineInstance {
   // The input partitions this instance owns now.
   std::vector<int32_t> partitions() const;
   Watermark watermark() const;
+  // True from a batch's first produce until its commit (or abort) returned:
+  // a crash now falls between produce and commit. For harness coverage.
+  bool committing() const;
 
  private:
   struct Impl;

@@ -26,6 +26,10 @@ class Nemesis {
           std::vector<sim::NodeId> wipe_targets);
   ~Nemesis();
 
+  // The engine instance nodes ENGINE_CRASH may crash (the workload's
+  // engine_targets()). Call before start().
+  void set_engine_targets(std::vector<sim::NodeId> engines);
+
   // One line describing the chosen settings (kinds after swarm selection, rates).
   std::string describe() const;
   // Adds the nemesis node and starts injecting. Call before the safety phase.
@@ -52,6 +56,7 @@ class Nemesis {
   proto::Faults cfg_;
   std::vector<sim::NodeId> targets_;
   std::vector<sim::NodeId> wipe_targets_;
+  std::vector<sim::NodeId> engine_targets_;
   std::vector<proto::FaultKind> kinds_;  // enabled for this seed
   Rng rng_;
   sim::SimRuntime* node_ = nullptr;

@@ -53,6 +53,8 @@ class Workload {
   // Targets whose whole disk a fault may destroy (CRASH_WIPE). By default all;
   // a node whose state has no replica to recover from is left out.
   virtual std::vector<sim::NodeId> disk_loss_targets() const { return fault_targets(); }
+  // Engine instance nodes, the targets of ENGINE_CRASH (none by default).
+  virtual std::vector<sim::NodeId> engine_targets() const { return {}; }
   // Liveness phase: faults have healed; start no new work, finish what is open.
   virtual void begin_liveness() = 0;
   // True once every open operation finished and the final state was read.

@@ -1,0 +1,143 @@
+// The watermark checker of the pipeline workload (pipeline_checkers.h): the
+// engine's reported watermarks against what the producers had sent.
+#include <streamsim/core/assert.h>
+#include <streamsim/harness/pipeline_checkers.h>
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace streamsim::harness {
+
+using scenarios::PipelineHistory;
+using scenarios::PropertyResult;
+
+namespace {
+
+constexpr int64_t kMinMs = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMaxMs = std::numeric_limits<int64_t>::max();
+
+std::string ms_text(int64_t ms) {
+  if (ms == kMinMs) return "-inf";
+  if (ms == kMaxMs) return "+inf";
+  return std::to_string(ms) + "ms";
+}
+
+struct Cases {
+  std::string first;
+  size_t n = 0;
+  void add(const std::string& text) {
+    if (n++ == 0) first = text;
+  }
+  PropertyResult result(const char* name) const {
+    if (n == 0) return {name, true, ""};
+    return {name, false, n == 1 ? first : first + " (and " + std::to_string(n - 1) + " more)"};
+  }
+};
+
+// The largest watermark an honest engine could report at processing time T:
+// the largest event time sent at or before T, minus the delay. Sends are
+// recorded in the order they were made, so their times never decrease.
+class Bound {
+ public:
+  explicit Bound(const PipelineHistory& h) : delay_(h.spec.watermark_delay_ms) {
+    int64_t max_ts = kMinMs;
+    for (const auto& s : h.sends) {
+      SS_ASSERT(times_.empty() || times_.back() <= s.sent_at, "sends are recorded in time order");
+      max_ts = std::max(max_ts, s.event_time_ms);
+      times_.push_back(s.sent_at);
+      max_.push_back(max_ts);
+    }
+  }
+  // kMinMs when nothing had been sent by T.
+  int64_t at(Instant t) const {
+    auto it = std::upper_bound(times_.begin(), times_.end(), t);
+    if (it == times_.begin()) return kMinMs;
+    return max_[static_cast<size_t>(it - times_.begin()) - 1] - delay_;
+  }
+
+ private:
+  int64_t delay_;
+  std::vector<Instant> times_;
+  std::vector<int64_t> max_;
+};
+
+int64_t window_end(int64_t t, int64_t size) { return t - (((t % size) + size) % size) + size; }
+
+}  // namespace
+
+std::vector<PropertyResult> check_watermarks(const PipelineHistory& h) {
+  SS_ASSERT(h.spec.window_ms > 0, "the watermark checker needs a window size");
+  const Bound bound(h);
+  const int64_t size = h.spec.window_ms, lateness = h.spec.allowed_lateness_ms;
+  std::vector<PropertyResult> out;
+
+  {
+    Cases c;
+    std::map<std::string, int64_t> last;  // per engine incarnation
+    for (const auto& w : h.watermarks) {
+      auto it = last.find(w.engine);
+      if (w.to_ms <= w.from_ms)
+        c.add(w.engine + " batch " + std::to_string(w.batch) + ": watermark advance from " + ms_text(w.from_ms) +
+              " to " + ms_text(w.to_ms) + " does not go up");
+      else if (it != last.end() && w.from_ms < it->second)
+        c.add(w.engine + " batch " + std::to_string(w.batch) + ": watermark went back from " + ms_text(it->second) +
+              " to " + ms_text(w.from_ms));
+      last[w.engine] = std::max(w.to_ms, it == last.end() ? kMinMs : it->second);
+    }
+    out.push_back(c.result("watermark_monotonic"));
+  }
+
+  {
+    Cases c;
+    for (const auto& w : h.watermarks) {
+      if (w.to_ms == kMaxMs) continue;  // end of input is never reported by the Kafka wiring
+      const int64_t b = bound.at(w.at);
+      if (w.to_ms > b)
+        c.add(w.engine + " batch " + std::to_string(w.batch) + " at " + format_instant(w.at) + ": watermark " +
+              ms_text(w.to_ms) + " is above " + ms_text(b) + " (largest event time sent by then minus the delay)");
+    }
+    for (const auto& l : h.late_reports) {
+      const int64_t b = bound.at(l.at);
+      if (l.watermark_ms > b)
+        c.add(l.engine + " at " + format_instant(l.at) + ": judged " + l.source + " against watermark " +
+              ms_text(l.watermark_ms) + ", above " + ms_text(b));
+    }
+    out.push_back(c.result("watermark_bounded"));
+  }
+
+  {
+    Cases c;
+    for (const auto& l : h.late_reports) {
+      const int64_t end = window_end(l.event_time_ms, size);
+      const int64_t b = bound.at(l.at);
+      if (end + lateness > b)
+        c.add(l.engine + " at " + format_instant(l.at) + " dropped " + l.source + " (event time " +
+              ms_text(l.event_time_ms) + ", window end " + ms_text(end) + ") although no honest watermark could " +
+              "pass " + ms_text(b) + " yet: an on-time event");
+    }
+    out.push_back(c.result("no_on_time_drops"));
+  }
+
+  {
+    Cases c;
+    for (const auto& l : h.late) {
+      if (!l.watermark_known) {
+        c.add("late record " + l.source + " has no watermark header");
+        continue;
+      }
+      const int64_t end = window_end(l.event_time_ms, size);
+      if (end + lateness > l.watermark_ms)
+        c.add("late record " + l.source + " (event time " + ms_text(l.event_time_ms) + ", window end " +
+              ms_text(end) + ") was judged against watermark " + ms_text(l.watermark_ms) +
+              ", below window end + allowed lateness");
+    }
+    out.push_back(c.result("late_behind_watermark"));
+  }
+  SS_ASSERT(out.size() == 4, "the watermark checker reports four properties");
+  return out;
+}
+
+}  // namespace streamsim::harness
