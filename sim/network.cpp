@@ -137,7 +137,14 @@ void Network::on_timer(uint64_t arg) {
   free_inflight_.push_back(static_cast<uint32_t>(arg));
 
   NodeState& dst = nodes_[f.to];
-  if (!dst.up || dst.incarnation != f.to_incarnation) return drop(f.msg_id, f.to, DropReason::node_down);
+  if (!dst.up || dst.incarnation != f.to_incarnation) {
+    drop(f.msg_id, f.to, DropReason::node_down);
+    // A request reaching a node whose process is down is refused (the host
+    // answers a TCP connect with RST), so the caller learns at once rather than
+    // after its timeout, unless a partition also stops the refusal coming back.
+    if (!f.is_reply && !blocked(f.to, f.from)) refuse(f.req.call_id);
+    return;
+  }
   if (conn(f.from, f.to).incarnation != f.conn_incarnation) return drop(f.msg_id, f.to, DropReason::reset);
   if (blocked(f.from, f.to)) return drop(f.msg_id, f.to, DropReason::partition);
 
@@ -154,8 +161,12 @@ void Network::on_timer(uint64_t arg) {
     return;
   }
   auto it = dst.inboxes.find(f.req.port);
-  // No listener: like a refused connection, the message is lost; a caller times out.
-  if (it == dst.inboxes.end()) return drop(f.msg_id, f.to, DropReason::node_down);
+  // No listener: a refused connection, as above.
+  if (it == dst.inboxes.end()) {
+    drop(f.msg_id, f.to, DropReason::node_down);
+    if (!blocked(f.to, f.from)) refuse(f.req.call_id);
+    return;
+  }
   if (!it->second->push(std::move(f.req))) return drop(f.msg_id, f.to, DropReason::inbox_full);
   ++stats_.delivered;
   tracer_.record(kernel_.now(), dst.trace_node, TraceKind::deliver, f.msg_id, f.from);
@@ -208,6 +219,18 @@ void Network::fail_calls(NodeId a, NodeId b, NetErrc e) {
     kernel_.unpark(pc->task);
     it = pending_.erase(it);
   }
+}
+
+void Network::refuse(uint64_t call_id) {
+  auto it = pending_.find(call_id);
+  if (it == pending_.end()) return;  // a one-way send, or the caller gave up
+  PendingCall* pc = it->second;
+  SS_ASSERT(!pc->done, "refusing a call that already finished");
+  pc->done = true;
+  pc->error = NetErrc::connection_reset;
+  pc->reply = nullptr;
+  kernel_.unpark(pc->task);
+  pending_.erase(it);
 }
 
 void Network::reset_conn(NodeId a, NodeId b) {

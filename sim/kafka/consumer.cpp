@@ -126,13 +126,22 @@ class SimConsumer final : public k::Consumer {
       fetch_stored_positions();
       // One fetch per leader, all its assigned partitions at once.
       std::map<NodeId, std::vector<TopicPartition>> by_leader;
+      // A partition whose offset could not be resolved, or that has no known
+      // leader, needs fresh metadata even while other partitions fetch fine:
+      // otherwise a stale leader (one that moved while this consumer was not
+      // looking) stalls that partition forever.
+      bool stale = false;
       for (auto& [tp, s] : assigned_) {
         if (s.paused) continue;
-        if (s.position < 0) resolve(tp, s);
+        if (s.position < 0 && !resolve(tp, s)) stale = true;
         if (s.position < 0) continue;
-        if (auto l = meta_.leader_node(tp)) by_leader[*l].push_back(tp);
+        if (auto l = meta_.leader_node(tp)) {
+          by_leader[*l].push_back(tp);
+        } else {
+          stale = true;
+        }
       }
-      bool refresh = by_leader.empty() && !assigned_.empty();
+      bool refresh = stale || (by_leader.empty() && !assigned_.empty());
       for (auto& [leader, tps] : by_leader) {
         auto req = std::make_shared<FetchReq>();
         req->replica = -1;
@@ -301,20 +310,27 @@ class SimConsumer final : public k::Consumer {
   // Turns BEGINNING / END / stored / invalid into an offset, using ListOffsets
   // and auto.offset.reset for the last two. A stored offset of a consumer with
   // a group.id waits for fetch_stored_positions().
-  void resolve(const TopicPartition& tp, State& s) {
-    if (s.position == k::KafkaOffset::stored().value && !group_id_.empty()) return;
+  // Returns false when the leader could not answer (no leader known, no
+  // answer, or an error such as not_leader_or_follower): the caller refreshes
+  // metadata. True when resolved, or when waiting for stored offsets.
+  bool resolve(const TopicPartition& tp, State& s) {
+    if (s.position == k::KafkaOffset::stored().value && !group_id_.empty()) return true;
     bool latest = s.position == -1;
     if (s.position != -2 && s.position != -1) latest = (reset_ == "largest" || reset_ == "latest" || reset_ == "end");
     auto leader = meta_.leader_node(tp);
-    if (!leader) return;
+    if (!leader) return false;
     auto req = std::make_shared<ListOffsetsReq>();
     req->partitions.push_back(tp);
     req->latest = latest;
     req->read_committed = read_committed_;
     auto r = rt_.net().call(rt_, rt_.id(), *leader, kBrokerPort, req, meta_.request_timeout());
-    if (!r.ok()) return;
+    if (!r.ok()) return false;
     const auto& res = payload_as<ListOffsetsResp>(*r).results;
-    if (res.size() == 1 && res[0].first == Errc::no_error) s.position = res[0].second;
+    SS_ASSERT(res.size() == 1, "ListOffsets answers one result per partition asked");
+    if (res[0].first != Errc::no_error) return false;
+    SS_ASSERT(res[0].second >= 0, "ListOffsets answered a negative offset");
+    s.position = res[0].second;
+    return true;
   }
 
   // ------------------------------------------------------ consumer group ---

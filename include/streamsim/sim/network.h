@@ -15,7 +15,9 @@
 // - Clogging a node holds every message to or from it until the clog ends, then
 //   delivers them in order. A slow node multiplies the latency of its messages.
 //   A latency spike adds a fixed delay to every message while it lasts.
-// - A crashed node loses its inboxes and its connections are reset.
+// - A crashed node loses its inboxes and its connections are reset; a request
+//   that reaches a node whose process is down, or a port nobody listens on, is
+//   refused: its call fails with connection_reset (TCP's RST), not a timeout.
 //
 // Calls that wait (recv, call) suspend the calling task and throw TaskCancelled.
 // Every queue is bounded: an inbox holds at most inbox_capacity messages and
@@ -184,6 +186,7 @@ class Network final : public TimerTarget {
   void drop(uint64_t msg_id, NodeId at, DropReason why);
   void reset_conn(NodeId a, NodeId b);
   void fail_calls(NodeId a, NodeId b, NetErrc e);
+  void refuse(uint64_t call_id);  // fails a pending call with connection_reset
   void fault(std::string text);
 
   Kernel& kernel_;
