@@ -75,6 +75,22 @@ bool fatal_txn_error(const k::Error& e) {
          e.code == k::Errc::transaction_coordinator_fenced;
 }
 
+// Calls a transactional operation up to kMaxAttempts times while it fails
+// retriably; an abortable or fatal error ends the attempts at once (the caller
+// aborts or gives the task up). Suspends (the call does).
+template <class Call>
+Result<void, k::Error> retry_txn_call(Call&& call) {
+  std::optional<k::Error> err;
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    auto r = call();
+    if (r.ok()) return {};
+    err = r.error();
+    if (!err->retriable || err->txn_requires_abort || fatal_txn_error(*err)) break;
+  }
+  SS_ASSERT(err.has_value(), "retry_txn_call ends without success only on an error");
+  return unexpected(*err);
+}
+
 std::optional<std::string> find_prop(const Props& props, const std::string& name) {
   std::optional<std::string> v;
   for (const auto& [key, value] : props)
@@ -586,31 +602,11 @@ struct EngineInstance::Impl final : k::RebalanceListener {
       if (cfg.TEST_pause_before_commit > Duration::zero()) rt.sleep_for(cfg.TEST_pause_before_commit);
       if (out.next_offset >= 0) {
         std::vector<k::TopicPartitionOffset> offsets{{{source, p}, k::KafkaOffset{out.next_offset}, std::nullopt}};
-        std::optional<k::Error> err;
-        for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-          auto r = prod.send_offsets_to_transaction(offsets, consumer->group_metadata(), timeout());
-          if (r.ok()) {
-            err.reset();
-            break;
-          }
-          err = r.error();
-          if (!r.error().retriable || r.error().txn_requires_abort || fatal_txn_error(r.error())) break;
-        }
-        if (err) return unexpected(*err);
+        auto sent = retry_txn_call([&] { return prod.send_offsets_to_transaction(offsets, consumer->group_metadata(), timeout()); });
+        if (!sent.ok()) return sent;
       }
-      std::optional<k::Error> err;
-      for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-        auto r = prod.commit_transaction(timeout());
-        if (r.ok()) {
-          err.reset();
-          break;
-        }
-        err = r.error();
-        // A retriable failure (a timeout) may be retried: the commit resumes.
-        if (!r.error().retriable || r.error().txn_requires_abort || fatal_txn_error(r.error())) break;
-      }
-      if (err) return unexpected(*err);
-      return {};
+      // A retriable failure (a timeout) may be retried: the commit resumes.
+      return retry_txn_call([&] { return prod.commit_transaction(timeout()); });
     };
     auto r = attempt_txn();
     committing = false;

@@ -3,6 +3,8 @@
 //
 // Every index is an ordered map, so the first evidence never depends on
 // hashing or addresses and the checker runs in O(n log n).
+#include "cases.h"
+
 #include <streamsim/core/assert.h>
 #include <streamsim/harness/pipeline_checkers.h>
 
@@ -35,18 +37,6 @@ std::string result_text(const WindowResult& w) {
          std::to_string(w.count) + " (batch " + w.batch + ", task " + w.task + ")";
 }
 
-// Collects a property's cases; the evidence is the first case and the total.
-struct Cases {
-  std::string first;
-  size_t n = 0;
-  void add(const std::string& text) {
-    if (n++ == 0) first = text;
-  }
-  PropertyResult result(const char* name) const {
-    if (n == 0) return {name, true, ""};
-    return {name, false, n == 1 ? first : first + " (and " + std::to_string(n - 1) + " more)"};
-  }
-};
 
 }  // namespace
 

@@ -1,5 +1,7 @@
 // The watermark checker of the pipeline workload (pipeline_checkers.h): the
 // engine's reported watermarks against what the producers had sent.
+#include "cases.h"
+
 #include <streamsim/core/assert.h>
 #include <streamsim/harness/pipeline_checkers.h>
 
@@ -25,17 +27,6 @@ std::string ms_text(int64_t ms) {
   return std::to_string(ms) + "ms";
 }
 
-struct Cases {
-  std::string first;
-  size_t n = 0;
-  void add(const std::string& text) {
-    if (n++ == 0) first = text;
-  }
-  PropertyResult result(const char* name) const {
-    if (n == 0) return {name, true, ""};
-    return {name, false, n == 1 ? first : first + " (and " + std::to_string(n - 1) + " more)"};
-  }
-};
 
 // The largest watermark an honest engine could report at processing time T:
 // the largest event time sent at or before T, minus the delay. Sends are

@@ -1,4 +1,6 @@
-// The TestStream driver: queued elements become one MicroBatch per run_batch().
+// The TestStream driver's implementation (include/streamsim/engine/test_stream.h):
+// library code that users' tests call, not a test itself; the tests of the
+// driver are in tests/engine/. Queued elements become one MicroBatch per run_batch().
 #include <streamsim/core/assert.h>
 #include <streamsim/engine/test_stream.h>
 
