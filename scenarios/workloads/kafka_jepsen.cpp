@@ -137,6 +137,25 @@ void KafkaJepsenWorkload::setup(sim::Simulation& sim) {
   sim.add_node("final-reader", [this](SimRuntime& rt) { final_reader_main(rt); });
 }
 
+// The n-th record of producer `index` and its history entry: a unique value,
+// spread round-robin over the partitions, opaque = its index in the history.
+std::pair<k::ProducerRecord, Send> KafkaJepsenWorkload::next_send(uint32_t index, uint64_t n) const {
+  SS_ASSERT(!partitions_.empty(), "a producer needs partitions to write to");
+  const TopicPartition& tp = partitions_[(n + index) % partitions_.size()];
+  k::ProducerRecord r;
+  r.topic = tp.topic;
+  r.partition = tp.partition;
+  r.key = "k" + std::to_string(n % 97);
+  r.value = "p" + std::to_string(index) + "-" + std::to_string(n);
+  r.opaque = history_.sends.size();
+  Send s;
+  s.producer = index;
+  s.value = *r.value;
+  s.tp = tp;
+  s.send_index = n;
+  return {std::move(r), std::move(s)};
+}
+
 void KafkaJepsenWorkload::producer_main(SimRuntime& rt, uint32_t index) {
   sim::kafka::SimKafka kafka(rt);
   auto cfg = k::Config::make(k::Role::producer, producer_props(index));
@@ -164,18 +183,7 @@ void KafkaJepsenWorkload::producer_main(SimRuntime& rt, uint32_t index) {
   };
   uint64_t n = 0;
   while (!liveness_) {
-    const TopicPartition& tp = partitions_[(n + index) % partitions_.size()];
-    k::ProducerRecord r;
-    r.topic = tp.topic;
-    r.partition = tp.partition;
-    r.key = "k" + std::to_string(n % 97);
-    r.value = "p" + std::to_string(index) + "-" + std::to_string(n);
-    r.opaque = history_.sends.size();
-    Send s;
-    s.producer = index;
-    s.value = *r.value;
-    s.tp = tp;
-    s.send_index = n;
+    auto [r, s] = next_send(index, n);
     if (producer->produce(r).ok()) {
       by_opaque[r.opaque] = history_.sends.size();
       history_.sends.push_back(s);
@@ -291,18 +299,7 @@ void KafkaJepsenWorkload::txn_producer_main(SimRuntime& rt, uint32_t index) {
     history_.txns.push_back(TxnOutcome{index, t, TxnOutcome::Kind::unknown, -1});
     bool must_abort = false;
     for (uint32_t j = 0; j < per_txn && !must_abort && !liveness_; ++j) {
-      const TopicPartition& tp = partitions_[(n + index) % partitions_.size()];
-      k::ProducerRecord r;
-      r.topic = tp.topic;
-      r.partition = tp.partition;
-      r.key = "k" + std::to_string(n % 97);
-      r.value = "p" + std::to_string(index) + "-" + std::to_string(n);
-      r.opaque = history_.sends.size();
-      Send s;
-      s.producer = index;
-      s.value = *r.value;
-      s.tp = tp;
-      s.send_index = n;
+      auto [r, s] = next_send(index, n);
       s.txn = t;
       auto produced = producer->produce(r);
       if (produced.ok()) {

@@ -50,6 +50,7 @@ class KafkaJepsenWorkload final : public Workload {
  private:
   class Member;  // a group member's RebalanceListener and commit bookkeeping
 
+  std::pair<streamsim::kafka::ProducerRecord, Send> next_send(uint32_t index, uint64_t n) const;
   void producer_main(sim::SimRuntime& rt, uint32_t index);
   void txn_producer_main(sim::SimRuntime& rt, uint32_t index);
   void consumer_main(sim::SimRuntime& rt, uint32_t index);
