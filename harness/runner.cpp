@@ -54,6 +54,10 @@ sim::SimulationConfig make_config(const proto::Scenario& s, const RunOptions& op
   if (s.disk().fsync_us()) cfg.disk_latency.fsync = Duration::micros(static_cast<int64_t>(s.disk().fsync_us()));
   cfg.log_level = opt.log_level;
   cfg.trace_sink = opt.trace;
+  const auto& bg = s.faults().buggify();
+  cfg.buggify = bg.enabled();
+  if (bg.fire_probability() > 0) cfg.buggify_fire_probability = bg.fire_probability();
+  if (bg.enable_probability() > 0) cfg.buggify_enable_probability = bg.enable_probability();
   return cfg;
 }
 
@@ -129,6 +133,14 @@ RunReport run_scenario(const proto::Scenario& s, const RunOptions& opt) {
   rep.metrics.push_back({"task_switches", static_cast<double>(ks.switches)});
   rep.metrics.push_back({"timers_fired", static_cast<double>(ks.timers_fired)});
   rep.metrics.push_back({"tasks_spawned", static_cast<double>(ks.tasks_spawned)});
+  // Coverage marks: every mark reached, and which of the scenario's targets were.
+  for (const auto& [mark, hits] : sim.coverage()) rep.coverage.emplace_back(mark, hits);
+  for (const auto& t : s.expect().targets()) {
+    if (sim.coverage().count(t)) rep.targets_reached.push_back(t);
+    else rep.targets_missed.push_back(t);
+  }
+  SS_ASSERT(rep.targets_reached.size() + rep.targets_missed.size() == static_cast<size_t>(s.expect().targets_size()),
+            "every target is either reached or missed");
   rep.sim_time_ns = sim.now().ns();
   rep.steps = ks.steps;
   sim.tracer().record(sim.now(), 0, TraceKind::run_end, ks.steps);

@@ -143,6 +143,40 @@ void SimRuntime::trace(std::string_view what, uint64_t a, uint64_t b) {
   sim_.tracer_.record(now(), trace_node_, TraceKind::custom, a, b, 0, what);
 }
 
+void SimRuntime::probe(std::string_view mark) {
+  SS_ASSERT(!mark.empty(), "a coverage mark has a name");
+  auto it = sim_.coverage_.find(mark);
+  if (it == sim_.coverage_.end()) {
+    // The first hit is a trace event, so a trace shows where a path was first
+    // reached; later hits only count (a hot path must not flood the trace).
+    sim_.coverage_.emplace(std::string(mark), 1);
+    sim_.tracer_.record(now(), trace_node_, TraceKind::custom, 0, 0, 0, mark);
+    return;
+  }
+  ++it->second;
+  SS_ASSERT(it->second > 0, "coverage counts do not wrap");
+}
+
+bool SimRuntime::buggify(std::string_view point) {
+  SS_ASSERT(!point.empty(), "a BUGGIFY point has a name");
+  if (!sim_.cfg_.buggify) return false;
+  auto it = sim_.buggify_enabled_.find(point);
+  if (it == sim_.buggify_enabled_.end()) {
+    // Enabled or not is a function of (seed, point name) only, so adding a new
+    // point elsewhere does not reshuffle which old points a seed enables.
+    Rng pick = Rng::stream(sim_.seed_, std::string("buggify/") + std::string(point));
+    const bool on = pick.bernoulli(sim_.cfg_.buggify_enable_probability);
+    it = sim_.buggify_enabled_.emplace(std::string(point), on).first;
+  }
+  if (!it->second) return false;
+  const bool fire = sim_.buggify_rng_.bernoulli(sim_.cfg_.buggify_fire_probability);
+  if (fire) {
+    sim_.tracer_.record(now(), trace_node_, TraceKind::custom, 1, 0, 0, point);
+    probe(std::string("buggify.") + std::string(point));
+  }
+  return fire;
+}
+
 void SimRuntime::start_process() {
   SS_ASSERT(!up_, "start of a node that is up");
   up_ = true;
@@ -151,7 +185,8 @@ void SimRuntime::start_process() {
 }
 
 Simulation::Simulation(uint64_t seed, SimulationConfig cfg)
-    : seed_(seed), cfg_(std::move(cfg)), crash_rng_(Rng::stream(seed, "sim/crash")) {
+    : seed_(seed), cfg_(std::move(cfg)), crash_rng_(Rng::stream(seed, "sim/crash")),
+      buggify_rng_(Rng::stream(seed, "sim/buggify")) {
   tracer_.set_sink(cfg_.trace_sink);
   kernel_ = std::make_unique<Kernel>(seed, tracer_, cfg_.limits);
   net_ = std::make_unique<Network>(*kernel_, seed, cfg_.latency, cfg_.inbox_capacity);

@@ -109,6 +109,21 @@ class Runtime {
   virtual void unpark(TaskId task) = 0;
   // The calling task. Precondition: called from a task of this runtime.
   virtual TaskId current_task() const = 0;
+
+  // --- Coverage marks and fault points (FoundationDB's CODE_PROBE and BUGGIFY). ---
+  // Records that a named code path was reached ("kafka.leader_epoch_change").
+  // A scenario lists the marks it targets (expect.targets); a run reports which
+  // were reached, and a sweep in which a target is never reached fails. Names are
+  // string literals or otherwise outlive the call only as copies. Does not
+  // suspend; never draws randomness. Live runtimes count nothing.
+  virtual void probe(std::string_view mark) { (void)mark; }
+  // True when the named fault point should misbehave now. Only a simulation
+  // with BUGGIFY enabled (scenario faults.buggify) ever says yes: each seed
+  // enables a random subset of the points it meets (swarm testing), and an
+  // enabled point fires with the configured probability. Code must stay correct
+  // when it fires: a point models something real Kafka or a real engine can do
+  // (a spurious retriable error, a slow path, an early timeout). Does not suspend.
+  virtual bool buggify(std::string_view point) { (void)point; return false; }
 };
 
 }  // namespace streamsim

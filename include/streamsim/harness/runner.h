@@ -33,6 +33,13 @@ struct RunReport {
   uint64_t steps = 0;
   std::string stop;      // how the last run phase ended
   std::string expect_violation;  // canary: the property that must be violated
+  // Coverage marks (Runtime::probe) reached in this run, with hit counts, sorted
+  // by name; and the scenario's targets (expect.targets) split by whether this
+  // run reached them. A single run with a missed target still passes: a sweep
+  // fails when a target is missed by every seed.
+  std::vector<std::pair<std::string, uint64_t>> coverage;
+  std::vector<std::string> targets_reached;
+  std::vector<std::string> targets_missed;
 
   bool violated() const;
   // First violated property (or nullptr).

@@ -15,6 +15,7 @@
 #include <streamsim/sim/network.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +49,14 @@ struct SimulationConfig {
   std::shared_ptr<spdlog::sinks::sink> log_sink;  // default: stderr
   // Receives every trace event from the first (run_start) on; optional.
   TraceSink* trace_sink = nullptr;
+  // BUGGIFY (Runtime::buggify): off unless a scenario enables it.
+  bool buggify = false;
+  // Chance that a point this seed enabled fires at one evaluation.
+  double buggify_fire_probability = 0.05;
+  // Chance that a point is enabled for the whole run (swarm testing: each seed
+  // enables its own subset, decided per point name, independent of the order in
+  // which the points are first met).
+  double buggify_enable_probability = 0.5;
 };
 
 using BootFn = std::function<void(SimRuntime&)>;
@@ -67,6 +76,8 @@ class SimRuntime final : public Runtime {
   WakeReason park(Instant deadline) override;
   void unpark(TaskId task) override;
   TaskId current_task() const override;
+  void probe(std::string_view mark) override;
+  bool buggify(std::string_view point) override;
 
   // Simulation-only extras for code that lives in sim/ (brokers, workloads).
   NodeId id() const { return id_; }
@@ -133,6 +144,11 @@ class Simulation {
   // Streams trace events (in addition to the always-on hash).
   void set_trace_sink(TraceSink* sink) { tracer_.set_sink(sink); }
 
+  // Coverage marks reached so far (Runtime::probe), with their hit counts.
+  const std::map<std::string, uint64_t, std::less<>>& coverage() const { return coverage_; }
+  // BUGGIFY points met so far and whether this seed enabled them.
+  const std::map<std::string, bool, std::less<>>& buggify_points() const { return buggify_enabled_; }
+
  private:
   friend class SimRuntime;
   uint64_t seed_;
@@ -143,6 +159,9 @@ class Simulation {
   std::shared_ptr<spdlog::sinks::sink> sink_;
   std::vector<std::unique_ptr<SimRuntime>> nodes_;
   Rng crash_rng_;
+  Rng buggify_rng_;
+  std::map<std::string, uint64_t, std::less<>> coverage_;
+  std::map<std::string, bool, std::less<>> buggify_enabled_;
 };
 
 }  // namespace streamsim::sim
