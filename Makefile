@@ -31,7 +31,10 @@ build: configure
 # hold on every seed and every canary must be caught.
 demo: build
 	@./$(BUILD)/streamsim sweep scenarios/kernel scenarios/kafka scenarios/canary \
-		scenarios/pipelines/engine-crash-exactly-once.textproto --seeds $(SEEDS) --jobs $(JOBS)
+		scenarios/pipelines/engine-crash-exactly-once.textproto \
+		scenarios/pipelines/zombie-fencing.textproto \
+		scenarios/pipelines/late-events-beyond-lateness.textproto \
+		scenarios/pipelines/slow-broker.textproto --seeds $(SEEDS) --jobs $(JOBS)
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
@@ -50,6 +53,10 @@ bench-nexmark: build
 sweep-long: build
 	@./$(BUILD)/streamsim sweep scenarios/kernel --seeds 5000 --jobs $(JOBS)
 	@./$(BUILD)/streamsim sweep scenarios/canary --seeds 50 --jobs $(JOBS)
+	@./$(BUILD)/streamsim sweep scenarios/kafka --seeds 200 --jobs $(JOBS)
+	@./$(BUILD)/streamsim sweep $(filter-out scenarios/pipelines/long-run.textproto,$(wildcard scenarios/pipelines/*.textproto)) \
+		--seeds 100 --jobs $(JOBS)
+	@./$(BUILD)/streamsim sweep scenarios/pipelines/long-run.textproto --seeds 20 --jobs $(JOBS)
 
 clean:
 	rm -rf build build-san

@@ -8,14 +8,17 @@
 // Exit codes: 0 every property held; 1 a property was violated (the output names
 // the seed and property and prints the replay command); 2 usage, scenario or
 // configuration error (the message names file:line:column and the field).
+#include <streamsim/core/assert.h>
 #include <streamsim/core/trace.h>
 #include <streamsim/harness/bench.h>
 #include <streamsim/harness/report_json.h>
 #include <streamsim/harness/runner.h>
+#include <streamsim/harness/shrink.h>
 #include <streamsim/reports/trace_writer.h>
 #include <streamsim/scenarios/scenario.h>
 
 #include <google/protobuf/stubs/common.h>
+#include <google/protobuf/text_format.h>
 
 #include <csignal>
 
@@ -23,6 +26,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -32,6 +37,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <set>
 #include <random>
 #include <sstream>
 #include <string>
@@ -49,7 +55,9 @@ const char* kUsageText =
     "  streamsim list [DIR]\n"
     "  streamsim run SCENARIO [--seed N] [--trace FILE] [--report DIR] [--log-level L] [--wall-timeout S]\n"
     "  streamsim replay SCENARIO --seed N [--trace FILE] [--log-level L]\n"
-    "  streamsim sweep SCENARIO|DIR... --seeds N [--first-seed N] [--jobs J] [--shard I/N] [--wall-timeout S]\n"
+    "  streamsim sweep SCENARIO|DIR... --seeds N [--first-seed N] [--jobs J] [--shard I/N] [--time-budget D]\n"
+    "                  [--wall-timeout S]        (D: 90s, 10m, 1h, 500ms; a bare number is seconds)\n"
+    "  streamsim shrink SCENARIO --seed N [--out FILE] [--max-runs N] [--wall-timeout S]\n"
     "  streamsim bench kernel [--json]\n"
     "  streamsim bench kafka [--messages N] [--json]\n"
     "  streamsim bench nexmark [--query q0|q1|q2|q5|q7|all] [--events N] [--sim-events N] [--json]\n"
@@ -179,6 +187,18 @@ void print_report(const harness::RunReport& r, double wall_s) {
   std::cout << "trace-hash: " << Tracer::hex(r.trace_hash) << "\n";
 }
 
+// Coverage marks reached (with hit counts) and the scenario's targets. A missed
+// target does not fail a single run; a sweep fails when no seed reaches it.
+void print_coverage(const harness::RunReport& r) {
+  std::cout << "coverage:";
+  if (r.coverage.empty()) std::cout << " (no marks reached)";
+  for (size_t i = 0; i < r.coverage.size(); ++i)
+    std::cout << (i ? ", " : " ") << r.coverage[i].first << " (" << r.coverage[i].second << ")";
+  std::cout << "\n";
+  for (const auto& t : r.targets_reached) std::cout << "target " << t << ": reached\n";
+  for (const auto& t : r.targets_missed) std::cout << "target " << t << ": missed\n";
+}
+
 int cmd_run(const std::string& self, int argc, char** argv, bool replay) {
   const std::string cmd = replay ? "replay" : "run";
   Args a = parse_args(cmd, argc, argv, 2, {"--seed", "--trace", "--report", "--log-level", "--wall-timeout"}, {"--verbose"});
@@ -241,6 +261,7 @@ int cmd_run(const std::string& self, int argc, char** argv, bool replay) {
     for (const auto& f : r.fault_log) std::cout << "  fault " << f << "\n";
   }
   print_report(r, wall);
+  print_coverage(r);
   const std::string replay_cmd = replay_command(self, path, seed);
   if (a.values.count("--report")) {
     std::ofstream out(fs::path(a.values["--report"]) / "summary.json");
@@ -248,7 +269,8 @@ int cmd_run(const std::string& self, int argc, char** argv, bool replay) {
   }
   if (writer) trace_out.flush();
   if (const auto* v = r.first_violation()) {
-    std::cout << "FAILED: " << r.scenario << " seed " << seed << " violated " << v->name << "\n";
+    std::cout << "FAILED: " << r.scenario << " (" << path << ") seed " << seed << " violated " << v->name << "\n";
+    std::cout << "evidence: " << (v->evidence.empty() ? "(none given)" : v->evidence) << "\n";
     std::cout << "replay: " << replay_cmd << "\n";
     return kViolated;
   }
@@ -294,10 +316,12 @@ struct SeedResult {
   bool crashed = false;
   std::string hash;
   std::vector<std::pair<std::string, std::string>> violations;  // property, evidence
+  std::vector<std::string> marks;                                // coverage marks reached
 };
 
 // Runs one seed in a forked child and returns its result through a pipe: one
-// line per violation, then the hash. A child that dies is reported as crashed.
+// line per violation, one per coverage mark, then the hash. A child that dies
+// is reported as crashed.
 struct Child {
   pid_t pid;
   int fd;
@@ -312,18 +336,81 @@ std::string sanitize(std::string s) {
   return s;
 }
 
+// A duration for --time-budget: a number with unit ms, s, m or h (a bare
+// number is seconds). Returns milliseconds.
+uint64_t parse_duration_ms(const std::string& flag, const std::string& v) {
+  size_t digits = 0;
+  while (digits < v.size() && v[digits] >= '0' && v[digits] <= '9') ++digits;
+  const std::string unit = v.substr(digits);
+  uint64_t mult = 0;
+  if (unit.empty() || unit == "s") mult = 1000;
+  else if (unit == "ms") mult = 1;
+  else if (unit == "m" || unit == "min") mult = 60'000;
+  else if (unit == "h") mult = 3'600'000;
+  if (digits == 0 || mult == 0)
+    usage_error(flag + ": expected a duration such as 90s, 10m, 1h or 500ms, got '" + v + "'");
+  const uint64_t n = parse_u64(flag, v.substr(0, digits));
+  if (n > UINT64_MAX / mult) usage_error(flag + ": duration too large: '" + v + "'");
+  return n * mult;
+}
+
+// Progress of a sweep: a redrawn bar when stderr is a terminal, else one plain
+// line per finished run on stdout (CI logs, pipes), so logs stay readable.
+class Progress {
+ public:
+  Progress(size_t total, std::chrono::steady_clock::time_point t0)
+      : total_(total), t0_(t0), tty_(::isatty(STDERR_FILENO) != 0) {}
+  bool tty() const { return tty_; }
+
+  void finished(const std::string& file, const SeedResult& r) {
+    ++done_;
+    if (!r.violations.empty()) ++with_violations_;
+    const double el = wall_seconds(t0_);
+    if (tty_) {
+      constexpr int kWidth = 30;
+      const int filled = total_ ? static_cast<int>(kWidth * done_ / total_) : kWidth;
+      std::string bar(static_cast<size_t>(filled), '#');
+      bar += std::string(static_cast<size_t>(kWidth - filled), '.');
+      char line[200];
+      std::snprintf(line, sizeof line, "\r[%s] %zu/%zu runs, %zu with violations, %.1f s", bar.c_str(), done_, total_,
+                    with_violations_, el);
+      std::cerr << line << std::flush;
+      return;
+    }
+    char head[64];
+    std::snprintf(head, sizeof head, "[%zu/%zu %.1fs] ", done_, total_, el);
+    std::cout << head << file << " seed " << r.seed << ": ";
+    if (r.violations.empty()) std::cout << "ok\n";
+    else std::cout << "violated " << r.violations[0].first << "\n";
+    std::cout << std::flush;
+  }
+  void end() {
+    if (tty_ && done_ > 0) std::cerr << "\r\033[K" << std::flush;
+  }
+
+ private:
+  size_t total_, done_ = 0, with_violations_ = 0;
+  std::chrono::steady_clock::time_point t0_;
+  bool tty_;
+};
+
 int cmd_sweep(const std::string& self, int argc, char** argv) {
-  Args a = parse_args("sweep", argc, argv, 2, {"--seeds", "--first-seed", "--jobs", "--shard", "--wall-timeout"}, {});
+  Args a = parse_args("sweep", argc, argv, 2,
+                      {"--seeds", "--first-seed", "--jobs", "--shard", "--wall-timeout", "--time-budget"}, {});
   if (a.positional.empty()) usage_error("sweep needs at least one SCENARIO or DIR");
   if (!a.values.count("--seeds")) usage_error("sweep needs --seeds N");
   uint64_t seeds = parse_u64("--seeds", a.values["--seeds"]);
   if (seeds == 0) usage_error("--seeds: must be at least 1");
   uint64_t first = a.values.count("--first-seed") ? parse_u64("--first-seed", a.values["--first-seed"]) : 1;
+  if (first > UINT64_MAX - seeds) usage_error("--first-seed: the seed range overflows");
   uint64_t jobs = a.values.count("--jobs") ? parse_u64("--jobs", a.values["--jobs"]) : 1;
   if (jobs == 0 || jobs > 256) usage_error("--jobs: must be between 1 and 256");
   // A task that spins without ever suspending cannot be stopped by the kernel's
   // step bound (scheduling is cooperative); the wall-clock budget catches it.
   uint64_t wall_timeout = a.values.count("--wall-timeout") ? parse_u64("--wall-timeout", a.values["--wall-timeout"]) : 600;
+  // The time budget stops starting new seeds; the ones running finish.
+  std::optional<uint64_t> budget_ms;
+  if (a.values.count("--time-budget")) budget_ms = parse_duration_ms("--time-budget", a.values["--time-budget"]);
   uint64_t shard_i = 0, shard_n = 1;
   if (a.values.count("--shard")) {
     std::string v = a.values["--shard"];
@@ -343,7 +430,8 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
     loaded.push_back(*s);
   }
 
-  // Work list: (scenario, seed), sharded by position so shards never overlap.
+  // Work list: (scenario, seed), sharded by position so shards never overlap
+  // and together cover every (scenario, seed) pair exactly once.
   std::vector<std::pair<size_t, uint64_t>> work;
   uint64_t k = 0;
   for (size_t si = 0; si < files.size(); ++si) {
@@ -351,15 +439,18 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
       if (k % shard_n == shard_i) work.push_back({si, s});
     }
   }
-  const bool tty = ::isatty(STDOUT_FILENO);
   std::cout << "sweep: " << files.size() << " scenario(s), seeds " << first << ".." << first + seeds - 1;
   if (shard_n > 1) std::cout << " shard " << shard_i << "/" << shard_n;
-  std::cout << ", " << work.size() << " runs, " << jobs << " job(s)\n" << std::flush;
+  std::cout << ", " << work.size() << " runs, " << jobs << " job(s)";
+  if (budget_ms) std::cout << ", time budget " << a.values["--time-budget"];
+  std::cout << "\n" << std::flush;
 
   std::vector<std::vector<SeedResult>> results(files.size());
   std::vector<Child> running;
-  size_t next = 0, done = 0;
+  size_t next = 0;
   auto t0 = std::chrono::steady_clock::now();
+  Progress progress(work.size(), t0);
+  auto budget_spent = [&] { return budget_ms && wall_seconds(t0) * 1000.0 >= static_cast<double>(*budget_ms); };
   auto launch = [&](size_t si, uint64_t seed) {
     int fds[2];
     if (::pipe(fds) != 0) {
@@ -367,6 +458,7 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
       std::exit(kUsage);
     }
     std::cout.flush();
+    std::cerr.flush();
     pid_t pid = ::fork();
     if (pid < 0) {
       std::perror("fork");
@@ -383,6 +475,7 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
       for (const auto& p : r.properties) {
         if (!p.held) out += "V\t" + p.name + "\t" + sanitize(p.evidence) + "\n";
       }
+      for (const auto& [mark, hits] : r.coverage) out += "C\t" + sanitize(mark) + "\n";
       out += "H\t" + Tracer::hex(r.trace_hash) + "\n";
       size_t off = 0;
       while (off < out.size()) {
@@ -395,11 +488,17 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
     ::close(fds[1]);
     running.push_back(Child{pid, fds[0], seed, si});
   };
-  while (next < work.size() || !running.empty()) {
+  bool budget_stopped = false;
+  while ((next < work.size() && !budget_stopped) || !running.empty()) {
     while (next < work.size() && running.size() < jobs) {
+      if (budget_spent()) {
+        budget_stopped = true;
+        break;
+      }
       launch(work[next].first, work[next].second);
       ++next;
     }
+    if (running.empty()) break;
     // Read the oldest child's output to its end (it exits when done writing).
     Child c = running.front();
     running.erase(running.begin());
@@ -430,22 +529,49 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
     while (std::getline(in, line)) {
       auto t1 = line.find('\t');
       if (line.rfind("H\t", 0) == 0) res.hash = line.substr(2);
+      if (line.rfind("C\t", 0) == 0) res.marks.push_back(line.substr(2));
       if (line.rfind("V\t", 0) == 0) {
         auto t2 = line.find('\t', t1 + 1);
         res.violations.push_back({line.substr(t1 + 1, t2 - t1 - 1), line.substr(t2 + 1)});
       }
     }
-    results[c.scenario].push_back(res);
-    ++done;
-    if (tty) std::cout << "\r[" << done << "/" << work.size() << "] " << std::flush;
+    progress.finished(files[c.scenario], res);
+    results[c.scenario].push_back(std::move(res));
   }
-  if (tty) std::cout << "\r";
-  double wall = wall_seconds(t0);
+  progress.end();
+  const double wall = wall_seconds(t0);
+  const size_t ran = next;
+  SS_ASSERT(ran <= work.size(), "a sweep runs at most its work list");
+  if (budget_stopped) {
+    std::cout << "sweep: time budget of " << a.values["--time-budget"] << " spent: ran " << ran << " of " << work.size()
+              << " runs; the verdict covers the runs that ran\n";
+  }
 
-  uint64_t passed = 0, failed = 0;
+  uint64_t passed = 0, failed = 0, skipped = 0;
   for (size_t si = 0; si < files.size(); ++si) {
     auto& rs = results[si];
+    if (rs.empty()) {
+      // Only a time budget (or a shard) leaves a scenario without runs.
+      ++skipped;
+      std::cout << "SKIP " << files[si] << ": no seed ran" << (budget_stopped ? " within the time budget" : "") << "\n";
+      continue;
+    }
     std::sort(rs.begin(), rs.end(), [](auto& x, auto& y) { return x.seed < y.seed; });
+    bool scenario_failed = false;
+    // Coverage: a target reached by no seed means the sweep did not test what
+    // the scenario is for, whatever the properties say.
+    std::map<std::string, uint64_t> reached;
+    for (const auto& r : rs) {
+      for (const auto& m : r.marks) ++reached[m];
+    }
+    std::vector<std::string> missed;
+    std::string target_summary;
+    for (const auto& t : loaded[si].expect().targets()) {
+      auto it = reached.find(t);
+      if (it == reached.end()) missed.push_back(t);
+      target_summary += (target_summary.empty() ? "" : ", ") + t + " " +
+                        std::to_string(it == reached.end() ? 0 : it->second) + "/" + std::to_string(rs.size());
+    }
     const std::string canary = loaded[si].expect().expect_violation();
     if (!canary.empty()) {
       // A canary passes when its deliberate bug is caught; other crashes still fail.
@@ -459,40 +585,164 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
         }
       }
       if (!caught.empty()) {
-        ++passed;
-        std::cout << "PASS " << files[si] << ": canary caught " << canary << " in " << caught.size() << " of "
-                  << rs.size() << " seeds (first: seed " << caught.front() << ")\n";
+        std::cout << (missed.empty() ? "PASS " : "FAIL ") << files[si] << ": canary caught " << canary << " in "
+                  << caught.size() << " of " << rs.size() << " seeds (first: seed " << caught.front() << ")\n";
+        for (auto& r : rs) {
+          if (r.seed != caught.front()) continue;
+          for (auto& v : r.violations) {
+            if (v.first == canary) std::cout << "  evidence: " << v.second << "\n";
+          }
+        }
         std::cout << "  replay: " << replay_command(self, files[si], caught.front()) << "\n";
       } else {
-        ++failed;
+        scenario_failed = true;
         std::cout << "FAIL " << files[si] << ": canary never caught " << canary << " in " << rs.size() << " seeds\n";
       }
-      continue;
-    }
-    uint64_t bad = 0;
-    for (auto& r : rs) {
-      if (r.violations.empty()) continue;
-      ++bad;
-      if (bad <= 10) {
-        std::cout << "FAIL " << files[si] << " seed " << r.seed << ": property " << r.violations[0].first
-                  << " VIOLATED " << r.violations[0].second << "\n";
-        std::cout << "  replay: " << replay_command(self, files[si], r.seed) << "\n";
-      }
-    }
-    if (bad > 10) std::cout << "  ... and " << bad - 10 << " more failing seeds\n";
-    if (bad == 0) {
-      ++passed;
-      std::cout << "PASS " << files[si] << ": " << rs.size() << " seeds\n";
     } else {
-      ++failed;
+      uint64_t bad = 0;
+      for (auto& r : rs) {
+        if (r.violations.empty()) continue;
+        ++bad;
+        if (bad <= 10) {
+          std::cout << "FAIL " << files[si] << " (" << loaded[si].name() << ") seed " << r.seed << ": property "
+                    << r.violations[0].first << " VIOLATED " << r.violations[0].second << "\n";
+          std::cout << "  replay: " << replay_command(self, files[si], r.seed) << "\n";
+        }
+      }
+      if (bad > 10) std::cout << "  ... and " << bad - 10 << " more failing seeds\n";
+      if (bad == 0 && missed.empty()) std::cout << "PASS " << files[si] << ": " << rs.size() << " seeds\n";
+      scenario_failed = bad > 0;
     }
+    for (const auto& t : missed) {
+      std::cout << "FAIL " << files[si] << ": target " << t << " was never reached in " << rs.size() << " seeds\n";
+    }
+    if (!target_summary.empty()) std::cout << "  targets reached (seeds): " << target_summary << "\n";
+    if (scenario_failed || !missed.empty()) ++failed;
+    else ++passed;
   }
-  char line[200];
-  std::snprintf(line, sizeof line, "sweep: %zu runs in %.2fs (%.0f seeds/min); scenarios: %llu passed, %llu failed\n",
-                work.size(), wall, wall > 0 ? static_cast<double>(work.size()) * 60.0 / wall : 0.0,
+  char line[256];
+  std::snprintf(line, sizeof line, "sweep: %zu seeds in %.1f s (%.1f seeds/min); scenarios: %llu passed, %llu failed",
+                ran, wall, wall > 0 ? static_cast<double>(ran) * 60.0 / wall : 0.0,
                 static_cast<unsigned long long>(passed), static_cast<unsigned long long>(failed));
   std::cout << line;
+  if (skipped) std::cout << ", " << skipped << " not run";
+  std::cout << "\n";
   return failed ? kViolated : kOk;
+}
+
+// Writes `text` to `path` through a temporary file and a rename, so a failed
+// write never leaves a truncated scenario behind.
+bool write_file_atomically(const std::string& path, const std::string& text, std::string* err) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      *err = std::strerror(errno);
+      return false;
+    }
+    out << text;
+    out.flush();
+    if (!out) {
+      *err = std::strerror(errno);
+      return false;
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    *err = ec.message();
+    fs::remove(tmp, ec);
+    return false;
+  }
+  return true;
+}
+
+int cmd_shrink(const std::string& self, int argc, char** argv) {
+  Args a = parse_args("shrink", argc, argv, 2, {"--seed", "--out", "--max-runs", "--wall-timeout"}, {});
+  if (a.positional.size() != 1) usage_error("shrink takes exactly one SCENARIO file");
+  if (!a.values.count("--seed")) usage_error("shrink needs --seed N (the failing seed)");
+  const std::string path = a.positional[0];
+  harness::ShrinkOptions opt;
+  opt.seed = parse_u64("--seed", a.values["--seed"]);
+  if (a.values.count("--max-runs")) opt.max_runs = parse_u64("--max-runs", a.values["--max-runs"]);
+  if (opt.max_runs < 2) usage_error("--max-runs: must be at least 2 (the original run and one candidate)");
+  opt.scenario_path = path;
+  const std::string out_path = a.values.count("--out") ? a.values["--out"]
+                                                        : fs::path(path).stem().string() + ".shrunk.textproto";
+  opt.command = shell_quote(self);
+  for (int i = 1; i < argc; ++i) opt.command += " " + shell_quote(argv[i]);
+  auto s = load(path);
+  if (!s) return kUsage;
+  {
+    // Refuse an unwritable --out before spending minutes on the search.
+    std::ofstream probe_out(out_path + ".tmp", std::ios::binary | std::ios::trunc);
+    if (!probe_out) {
+      std::cerr << out_path << ": error: cannot write the shrunk scenario: " << std::strerror(errno) << "\n";
+      return kUsage;
+    }
+    probe_out.close();
+    std::error_code ec;
+    fs::remove(out_path + ".tmp", ec);
+  }
+  if (a.values.count("--wall-timeout")) {
+    uint64_t t = parse_u64("--wall-timeout", a.values["--wall-timeout"]);
+    if (t > 0) ::alarm(static_cast<unsigned>(t));
+  }
+  std::cout << "shrink: " << s->name() << " (" << path << ") seed " << opt.seed << ", at most " << opt.max_runs
+            << " runs\n"
+            << std::flush;
+  auto t0 = std::chrono::steady_clock::now();
+  harness::ScenarioRunner runner = [](const proto::Scenario& sc, uint64_t seed) {
+    harness::RunOptions ro;
+    ro.seed = seed;
+    ro.log_level = "off";
+    return harness::run_scenario(sc, ro);
+  };
+  // A candidate must load exactly as the written file will.
+  harness::ScenarioValidator valid = [&out_path](const proto::Scenario& sc) {
+    std::string text;
+    if (!google::protobuf::TextFormat::PrintToString(sc, &text)) return false;
+    proto::Scenario back;
+    scenarios::ScenarioError e;
+    return scenarios::parse_scenario(text, out_path, &back, &e);
+  };
+  harness::ShrinkProgress progress = [](const std::string& line) { std::cout << line << "\n" << std::flush; };
+  harness::ShrinkResult r = harness::shrink(*s, opt, runner, valid, progress);
+  const double wall = wall_seconds(t0);
+  switch (r.status) {
+    case harness::ShrinkStatus::does_not_fail:
+      std::cout << "shrink: seed " << opt.seed << " violates no property of " << path
+                << ": nothing to shrink (exit 0)\n";
+      return kOk;
+    case harness::ShrinkStatus::not_reproducible:
+      std::cout << "shrink: seed " << opt.seed << " violates " << r.property << ", but with its faults made explicit "
+                << "no seed from " << opt.seed << " to " << opt.seed + opt.extra_seeds << " violates it again ("
+                << r.runs << " runs); no file written\n";
+      std::cout << "replay: " << replay_command(self, path, opt.seed) << "\n";
+      return kViolated;
+    case harness::ShrinkStatus::shrunk:
+      break;
+  }
+  const std::string replay = shell_quote(self) + " run " + shell_quote(out_path) + " --seed " + std::to_string(r.seed);
+  std::string err;
+  if (!write_file_atomically(out_path, harness::shrunk_scenario_text(r, opt, replay), &err)) {
+    std::cerr << out_path << ": error: cannot write the shrunk scenario: " << err << "\n";
+    return kUsage;
+  }
+  if (r.seed != opt.seed)
+    std::cout << "shrink: the explicit schedule no longer failed at seed " << opt.seed << "; it fails at seed " << r.seed
+              << "\n";
+  char line[200];
+  std::snprintf(line, sizeof line, "shrink: %zu faults -> %zu, %llu runs in %.1f s%s\n", r.original_faults,
+                r.final_faults, static_cast<unsigned long long>(r.runs), wall,
+                r.run_limit_hit ? " (stopped at --max-runs)" : "");
+  std::cout << line;
+  for (const auto& step : r.steps) std::cout << "  kept: " << step << "\n";
+  std::cout << "FAILED: " << s->name() << " (" << path << ") seed " << opt.seed << " violated " << r.property << "\n";
+  std::cout << "evidence: " << (r.evidence.empty() ? "(none given)" : r.evidence) << "\n";
+  std::cout << "wrote " << out_path << "\n";
+  std::cout << "replay: " << replay << "\n";
+  return kViolated;
 }
 
 int cmd_bench(int argc, char** argv) {
@@ -540,7 +790,8 @@ int main(int argc, char** argv) {
       std::cout << kUsageText;
       return kOk;
     }
-    if (cmd == "shrink" || cmd == "live") {
+    if (cmd == "shrink") return cmd_shrink(self, argc, argv);
+    if (cmd == "live") {
       std::cerr << "streamsim: '" << cmd << "' is not built yet\n";
       return kUsage;
     }

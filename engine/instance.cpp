@@ -3,12 +3,15 @@
 // The protocol is described in instance.h and docs/semantics.md, "Exactly-once".
 #include <streamsim/core/assert.h>
 #include <streamsim/engine/instance.h>
+#include <streamsim/engine/table.h>
 
 #include <spdlog/logger.h>
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <set>
+#include <string_view>
 
 namespace streamsim::engine {
 
@@ -113,6 +116,156 @@ bool has_header(const k::ConsumerRecord& r, const char* name) {
 
 }  // namespace
 
+// What the progress reader learned of every changelog partition's committed
+// meta entries, shared between the reader's task and the batch loop (both on
+// the instance's Runtime: cooperative, so no locking). The reader and the
+// instance each hold it, so neither outlives what it touches.
+struct ProgressBoard {
+  std::map<int32_t, PartitionProgress> latest;  // merged meta entries, by partition
+  std::set<int32_t> owned;                      // partitions the instance owns: not read
+  bool caught_up = false;  // the startup read reached every partition's last stable offset
+  bool stop = false;
+  uint64_t records = 0;  // changelog records read
+};
+
+// Reads the meta entries of the changelog partitions this instance does not
+// own, with read_committed, on a task of its own so that no batch ever waits
+// for it (docs/semantics.md, "Watermarks"). First it reads every partition
+// up to the last stable offset it finds at the start (the highest committed
+// watermark of any instance is then known before the instance joins the
+// group); then it follows the partitions the instance does not own, from
+// where it last read each. Every wait is a bounded Runtime call.
+class ProgressReader {
+ public:
+  ProgressReader(Runtime& rt, std::unique_ptr<k::Admin> admin, std::shared_ptr<ProgressBoard> board,
+                 std::unique_ptr<k::Consumer> consumer, std::string source, std::string changelog,
+                 int32_t partitions, Duration interval, Duration timeout)
+      : rt_(rt),
+        admin_(std::move(admin)),
+        board_(std::move(board)),
+        consumer_(std::move(consumer)),
+        source_(std::move(source)),
+        changelog_(std::move(changelog)),
+        partitions_(partitions),
+        interval_(interval),
+        timeout_(timeout) {
+    SS_ASSERT(partitions_ > 0 && consumer_ != nullptr && admin_ != nullptr, "the reader reads an existing changelog");
+  }
+
+  // Until board->stop or cancellation. Suspends.
+  void run() {
+    catch_up();
+    std::set<int32_t> assigned;
+    while (!board_->stop) {
+      std::set<int32_t> wanted;
+      for (int32_t p = 0; p < partitions_; ++p)
+        if (!board_->owned.count(p)) wanted.insert(p);
+      if (wanted != assigned) {
+        assign(wanted);
+        assigned = wanted;
+      }
+      if (wanted.empty()) {
+        rt_.sleep_for(interval_);
+        continue;
+      }
+      auto got = consumer_->poll(interval_, kRestorePollRecords);
+      if (!got.ok()) {
+        rt_.sleep_for(interval_);  // an error returns at once: do not spin
+        continue;
+      }
+      absorb(*got);
+    }
+  }
+
+ private:
+  // Reads every partition up to its last stable offset as listed now; each
+  // attempt is bounded, and they repeat (with what was read kept) until done
+  // or stopped. Suspends.
+  void catch_up() {
+    std::map<int32_t, int64_t> end;
+    for (int attempt = 0; !board_->stop; ++attempt) {
+      if (end.empty()) {
+        std::vector<k::TopicPartition> tps;
+        for (int32_t p = 0; p < partitions_; ++p) tps.push_back({changelog_, p});
+        auto r = admin_->list_offsets(tps, k::OffsetSpec::latest, /*read_committed=*/true, timeout_);
+        bool complete = r.ok() && r->size() == tps.size();
+        if (complete) {
+          for (const auto& o : *r) {
+            if (o.error || o.offset.is_logical()) complete = false;
+            else end[o.tp.partition] = o.offset.value;
+          }
+        }
+        if (!complete) {
+          end.clear();
+          rt_.sleep_for(Duration::millis(100) * (int64_t{1} << std::min(attempt, 4)));
+          continue;
+        }
+        std::set<int32_t> all;
+        for (int32_t p = 0; p < partitions_; ++p) all.insert(p);
+        assign(all);
+      }
+      const Instant deadline = rt_.now() + timeout_ * 3;
+      while (!reached(end) && rt_.now() < deadline && !board_->stop) {
+        auto got = consumer_->poll(Duration::millis(100), kRestorePollRecords);
+        if (got.ok()) absorb(*got);
+      }
+      if (reached(end)) break;
+      rt_.log().warn("progress reader {}: changelog not read to its end in time; retrying", changelog_);
+    }
+    if (!board_->stop) board_->caught_up = true;
+  }
+
+  bool reached(const std::map<int32_t, int64_t>& end) const {
+    for (const auto& [p, e] : end) {
+      if (e <= 0) continue;
+      auto pos = consumer_->position({changelog_, p});
+      if (!pos.ok() || pos->is_logical() || pos->value < e) return false;
+    }
+    return true;
+  }
+
+  // Assigns these partitions, each at the position it was last read to.
+  void assign(const std::set<int32_t>& parts) {
+    for (const auto& tp : consumer_->assignment()) {
+      auto pos = consumer_->position(tp);
+      if (pos.ok() && !pos->is_logical()) positions_[tp.partition] = std::max(positions_[tp.partition], pos->value);
+    }
+    std::vector<k::TopicPartitionOffset> list;
+    for (int32_t p : parts) {
+      auto it = positions_.find(p);
+      list.push_back({{changelog_, p}, it == positions_.end() ? k::KafkaOffset::beginning() : k::KafkaOffset{it->second},
+                      std::nullopt});
+    }
+    if (auto a = consumer_->assign(list); !a)
+      rt_.log().warn("progress reader {}: assign: {}", changelog_, a.error().message);
+  }
+
+  // Keeps the meta entries: "<source>/<partition>/" + the meta state key.
+  void absorb(const std::vector<k::ConsumerRecord>& records) {
+    for (const auto& r : records) {
+      ++board_->records;
+      const int32_t p = r.tp.partition;
+      positions_[p] = std::max(positions_[p], r.offset.value + 1);
+      if (!r.key || !r.value) continue;
+      const std::string pre = source_ + "/" + std::to_string(p) + "/";
+      if (r.key->compare(0, pre.size(), pre) != 0) continue;
+      auto progress = decode_progress(std::string_view(*r.key).substr(pre.size()), *r.value);
+      if (!progress) continue;
+      auto it = board_->latest.find(p);
+      board_->latest[p] = it == board_->latest.end() ? *progress : merge_progress(it->second, *progress);
+    }
+  }
+
+  Runtime& rt_;
+  std::unique_ptr<k::Admin> admin_;  // its own clients: the reader may end after the instance's
+  std::shared_ptr<ProgressBoard> board_;
+  std::unique_ptr<k::Consumer> consumer_;  // assign-only, read_committed
+  std::string source_, changelog_;
+  int32_t partitions_;
+  Duration interval_, timeout_;
+  std::map<int32_t, int64_t> positions_;  // next offset to read, by partition
+};
+
 // One input partition owned by this instance.
 struct TaskSlot {
   int32_t partition = 0;
@@ -123,6 +276,9 @@ struct TaskSlot {
   // W1 of the last batch whose changelog was committed: a batch that changes
   // nothing else is not committed unless the watermark moved.
   Watermark committed_watermark = Watermark::min();
+  // Likewise the idleness its last committed meta entry recorded: other
+  // instances learn of a change only through a commit.
+  bool committed_idle = false;
 };
 
 // The changelog of one task as read back.
@@ -144,7 +300,8 @@ struct EngineInstance::Impl final : k::RebalanceListener {
         changelog(changelog_topic(cfg.application_id)),
         producer_props(std::move(producer_props)),
         consumer_props(std::move(consumer_props)),
-        query(Query::create(std::move(p), {}, r.now(), cfg.engine)) {}
+        tables(p),
+        query(Query::create(std::move(p), {}, r.now(), tables.attach(cfg.engine))) {}
 
   Runtime& rt;
   k::Kafka& kafka;
@@ -152,6 +309,7 @@ struct EngineInstance::Impl final : k::RebalanceListener {
   std::string source, sink, changelog;
   Props producer_props;  // validated; without transactional.id
   Props consumer_props;  // validated; the group member's
+  TableLoader tables;    // stream-static join tables, shared read-only with the query (engine/table.cpp)
   Query query;
   int32_t source_partitions = 0;
 
@@ -163,6 +321,9 @@ struct EngineInstance::Impl final : k::RebalanceListener {
   std::unique_ptr<k::Consumer> restore_consumer;  // assign-only, read_committed
   std::unique_ptr<k::Producer> plain_producer;    // at-least-once
   std::unique_ptr<k::Consumer> consumer;          // the group member
+  // Other partitions' committed progress, for the global watermark.
+  std::shared_ptr<ProgressBoard> board = std::make_shared<ProgressBoard>();
+  TaskHandle reader_task;
 
   bool stop = false;
   bool committing = false;  // outputs produced, commit not yet returned (EngineInstance::committing)
@@ -269,8 +430,12 @@ struct EngineInstance::Impl final : k::RebalanceListener {
     }
   }
   void on_revoked(k::Consumer&, const std::vector<k::TopicPartition>& parts) override {
-    for (const auto& tp : parts)
-      if (tp.topic == source) close_task(tp.partition);
+    for (const auto& tp : parts) {
+      if (tp.topic != source) continue;
+      // Records collected for the batch in progress are dropped with the task.
+      if (auto b = buffer.find(tp.partition); b != buffer.end() && !b->second.empty()) rt.probe("engine.revoked_mid_batch");
+      close_task(tp.partition);
+    }
   }
 
   // Takes over partition p: fences the previous owner (exactly-once), restores
@@ -291,6 +456,7 @@ struct EngineInstance::Impl final : k::RebalanceListener {
       slot.producer = std::move(*prod);
     }
     tasks.emplace(p, std::move(slot));
+    board->owned.insert(p);  // its own progress is in the task from now on
     if (auto r = recover(c, p); !r) {
       if (r.error().code == EngineErrc::kafka_error) {
         rt.log().warn("engine {}: task {}[{}]: {}; giving the partition up", cfg.application_id, source, p,
@@ -310,8 +476,18 @@ struct EngineInstance::Impl final : k::RebalanceListener {
       buffered -= it->second.size();
       buffer.erase(it);
     }
-    if (query.task(p)) query.remove_partition(p);
+    if (const PartitionTask* t = query.task(p)) {
+      // The partition becomes remote: until the reader has caught up with its
+      // changelog, it counts with what this instance last knew of it.
+      auto it = tasks.find(p);
+      PartitionProgress mine{t->max_event_time(), t->next_offset(), it != tasks.end() && it->second.committed_idle,
+                             it != tasks.end() ? it->second.committed_watermark : Watermark::min()};
+      auto known = board->latest.find(p);
+      board->latest[p] = known == board->latest.end() ? mine : merge_progress(known->second, mine);
+      query.remove_partition(p);
+    }
     tasks.erase(p);
+    board->owned.erase(p);
     SS_ASSERT(!query.task(p) && !buffer.count(p), "a closed task leaves no state behind");
   }
 
@@ -353,12 +529,15 @@ struct EngineInstance::Impl final : k::RebalanceListener {
     auto restored = read_changelog(p);
     if (!restored) return unexpected(restored.error());
     if (auto a = query.add_partition(p, restored->entries, rt.now()); !a) return unexpected(a.error());
+    tables.mark_stale();  // join tables are reloaded after every restore
     ++stats.restores;
     stats.restored_records += restored->records;
+    if (restored->records > 0) rt.probe("engine.state_restored");
     const PartitionTask* t = query.task(p);
     SS_ASSERT(t != nullptr, "a restored partition has a task");
     if (!restored->tail.empty()) {
       ++stats.partial_batches_dropped;
+      rt.probe("engine.partial_batch_dropped");
       if (auto r = repair_tail(p, restored->tail); !r) return r;
     }
 
@@ -390,6 +569,7 @@ struct EngineInstance::Impl final : k::RebalanceListener {
     TaskSlot& slot = tasks.at(p);
     slot.expected_offset = resume.is_logical() ? -1 : resume.value;
     slot.committed_watermark = t->restored_watermark();
+    slot.committed_idle = t->idle();
     rt.log().info("engine {}: task {}[{}] restored from {} changelog records, resuming at offset {}",
                   cfg.application_id, source, p, restored->records, resume.value);
     return {};
@@ -563,13 +743,20 @@ struct EngineInstance::Impl final : k::RebalanceListener {
     return {};
   }
 
+  // Tells the observer that task p's batch is durable with its watermark.
+  void report_commit(int32_t p, const BatchOutput& b) {
+    if (cfg.engine.observer) cfg.engine.observer->on_commit(WatermarkCommit{b.batch, p, b.watermark_end});
+  }
+
   // Whether task p's batch changes nothing durable: no input, no output, only
-  // the meta entry, and the watermark where it was last committed.
+  // the meta entry, and the watermark and idleness where they were last
+  // committed (other instances read both).
   bool nothing_to_commit(int32_t p, const TaskOutput& out, const MicroBatch& mb, const BatchOutput& b) const {
     const auto it = mb.records.find(p);
     const bool had_input = it != mb.records.end() && !it->second.empty();
     return !had_input && out.rows.empty() && out.late.empty() && out.dead_letters.empty() &&
-           out.changelog.size() <= 1 && b.watermark_end == tasks.at(p).committed_watermark;
+           out.changelog.size() <= 1 && b.watermark_end == tasks.at(p).committed_watermark &&
+           out.idle == tasks.at(p).committed_idle;
   }
 
   static bool batch_had_input(const MicroBatch& mb) {
@@ -579,6 +766,8 @@ struct EngineInstance::Impl final : k::RebalanceListener {
   }
 
   void count_outputs(const TaskOutput& out) {
+    if (!out.late.empty()) rt.probe("engine.late_event_routed");
+    if (!out.dead_letters.empty()) rt.probe("engine.dead_letter_routed");
     stats.rows_out += out.rows.size();
     stats.late_out += out.late.size();
     stats.dead_letters_out += out.dead_letters.size();
@@ -614,6 +803,8 @@ struct EngineInstance::Impl final : k::RebalanceListener {
     if (r.ok()) {
       ++stats.commits;
       slot.committed_watermark = b.watermark_end;
+      slot.committed_idle = out.idle;
+      report_commit(p, b);
       count_outputs(out);
       return CommitOutcome::committed;
     }
@@ -634,6 +825,7 @@ struct EngineInstance::Impl final : k::RebalanceListener {
     (void)prod.poll(Duration::zero());
     if (abort_err) return fail_task(p, "abort", *abort_err);
     ++stats.aborts;
+    rt.probe("engine.batch_aborted");
     rt.log().info("engine {}: task {}[{}]: batch {} aborted ({}); rewinding", cfg.application_id, source, p, b.batch,
                   describe(e));
     return rewind(p);
@@ -643,6 +835,7 @@ struct EngineInstance::Impl final : k::RebalanceListener {
   // drop it and give the partition up through a rejoin.
   CommitOutcome fail_task(int32_t p, const char* what, const k::Error& e) {
     ++stats.fenced;
+    if (e.code == k::Errc::producer_fenced || e.code == k::Errc::local_fenced) rt.probe("engine.zombie_fenced");
     rt.log().warn("engine {}: task {}[{}]: {} failed fatally ({}); dropping the task", cfg.application_id, source, p,
                   what, describe(e));
     close_task(p);
@@ -715,7 +908,12 @@ struct EngineInstance::Impl final : k::RebalanceListener {
     if (auto f = flush(prod); !f) return rewind_all("flush changelog", f.error());
     ++stats.commits;
     for (const auto& [p, out] : b.tasks) count_outputs(out);
-    for (int32_t p : written) tasks.at(p).committed_watermark = b.watermark_end;
+    for (int32_t p : written) {
+      TaskSlot& slot = tasks.at(p);
+      slot.committed_watermark = b.watermark_end;
+      slot.committed_idle = b.tasks.at(p).idle;
+      report_commit(p, b);
+    }
   }
 
   // ---------------------------------------------------------------- loop ---
@@ -748,6 +946,9 @@ struct EngineInstance::Impl final : k::RebalanceListener {
       for (bool first = true; !interrupted() && buffered < cfg.max_records_per_batch && (first || rt.now() < next_trigger);
            first = false) {
         const Duration wait = std::max(Duration::zero(), next_trigger - rt.now());
+        // BUGGIFY: the consumer's poll returns early with no records (a
+        // wake-up, a rebalance callback); the batch must not end early.
+        if (rt.buggify("engine.poll.early_empty")) continue;
         auto got = consumer->poll(wait, cfg.max_records_per_batch - buffered);
         if (!got.ok()) {
           rt.log().debug("engine {}: poll: {}", cfg.application_id, describe(got.error()));
@@ -762,6 +963,20 @@ struct EngineInstance::Impl final : k::RebalanceListener {
         next_trigger = rt.now() + cfg.trigger_interval;
         continue;
       }
+      // Join tables are (re)loaded before the batch when due; while Kafka
+      // fails the batch waits (its records stay buffered) and the load is retried.
+      if (auto t = tables.load_if_due(rt, *admin, *restore_consumer, TableLoadOptions{timeout(), cfg.max_restore_records});
+          !t) {
+        if (t.error().code != EngineErrc::kafka_error) {
+          fatal_error = t.error();
+          break;
+        }
+        rt.log().warn("engine {}: {}; retrying before the next batch", cfg.application_id, t.error().format());
+        next_trigger = rt.now() + cfg.trigger_interval;
+        continue;
+      }
+      // The other partitions' committed progress, as fresh as the reader has it.
+      sync_progress();
       MicroBatch mb;
       mb.processing_time = rt.now();
       mb.records = std::move(buffer);
@@ -775,6 +990,7 @@ struct EngineInstance::Impl final : k::RebalanceListener {
         break;
       }
       ++stats.batches;
+      tables.batch_ran();
       rt.log().debug("engine {}: batch {}: {} records, {} rows, watermark {} -> {}", cfg.application_id, out->batch,
                      batch_records, out->rows().size(), to_string(out->watermark_start),
                      to_string(out->watermark_end));
@@ -789,13 +1005,89 @@ struct EngineInstance::Impl final : k::RebalanceListener {
         commit_batch_alo(mb, *out);
       }
       next_trigger = std::max(next_trigger + cfg.trigger_interval, rt.now());
+      // BUGGIFY: the next trigger fires a whole interval late (a slow host, a
+      // long GC pause): batches grow, the session and transactions must hold.
+      if (rt.buggify("engine.trigger.delayed")) next_trigger = next_trigger + cfg.trigger_interval;
+    }
+  }
+
+  // ------------------------------------------------------------ progress ---
+
+  // Starts the progress reader (with clients of its own) and waits until it
+  // has read every changelog partition to its last stable offset: the
+  // instance then starts at or above the highest watermark any instance had
+  // committed, before it takes any partition. Suspends; every wait is
+  // bounded, and it waits until the reader is done or stop is requested.
+  Result<void, EngineError> start_reader() {
+    SS_ASSERT(!reader_task.valid() && source_partitions > 0, "the reader starts once, after setup");
+    auto ac = k::Config::make(k::Role::admin, {{"bootstrap.servers", cfg.bootstrap_servers}});
+    SS_ASSERT(ac.ok(), "the admin properties were validated by setup()");
+    auto a = kafka.admin(*ac);
+    if (!a) return unexpected(kafka_failure("admin", a.error()));
+    auto rc = k::Config::make(k::Role::consumer, concat(cfg.consumer_properties,
+                                                        {{"bootstrap.servers", cfg.bootstrap_servers},
+                                                         {"isolation.level", "read_committed"},
+                                                         {"enable.auto.commit", "false"}}));
+    SS_ASSERT(rc.ok(), "the reader's consumer properties were validated by create()");
+    auto c = kafka.consumer(*rc);
+    if (!c) return unexpected(kafka_failure("progress consumer", c.error()));
+    auto reader = std::make_shared<ProgressReader>(rt, std::move(*a), board, std::move(*c), source, changelog,
+                                                   source_partitions, cfg.trigger_interval, timeout());
+    // The task owns the reader (and through it the board): it never touches
+    // this object, so it may end after it.
+    reader_task = rt.spawn("engine/" + cfg.application_id + "/progress", [reader] { reader->run(); });
+    const Instant started = rt.now();
+    Instant warned = started;
+    while (!board->caught_up && !stop) {
+      rt.sleep_for(Duration::millis(20));
+      if (rt.now() - warned >= timeout() * 3) {
+        warned = rt.now();
+        rt.log().warn("engine {}: still reading the changelog's progress entries ({} records so far)",
+                      cfg.application_id, board->records);
+      }
+    }
+    sync_progress();
+    SS_ASSERT(stop || board->caught_up, "the instance joins the group only after the startup read");
+    return {};
+  }
+
+  // Ends the reader's task. With wait, also waits until it has unwound
+  // (suspends); without, only cancels it (safe while this task unwinds).
+  void stop_reader(bool wait) {
+    board->stop = true;
+    if (!reader_task.valid() || reader_task.done()) return;
+    reader_task.cancel();
+    if (wait) reader_task.join();
+  }
+
+  // At a batch boundary: hands the committed progress of every partition this
+  // instance does not own to the query (WatermarkTracker::set_remote). Does
+  // not suspend: the reader's task keeps the board current.
+  void sync_progress() {
+    const Instant now = rt.now();
+    for (int32_t p = 0; p < source_partitions; ++p) {
+      if (query.task(p)) continue;
+      auto it = board->latest.find(p);
+      query.set_remote_progress(p, it == board->latest.end() ? std::nullopt : std::optional(it->second), now);
     }
   }
 
   Result<void, EngineError> run() {
     SS_ASSERT(!ran, "EngineInstance::run is called once");
     ran = true;
+    // A cancelled run() unwinds without suspending: the reader is only cancelled.
+    struct ReaderGuard {
+      Impl& s;
+      ~ReaderGuard() { s.stop_reader(/*wait=*/false); }
+    } guard{*this};
+    auto r = run_member();
+    stop_reader(/*wait=*/true);
+    return r;
+  }
+
+  Result<void, EngineError> run_member() {
     if (auto s = setup(); !s) return s;
+    if (auto s = start_reader(); !s) return s;
     auto cc = k::Config::make(k::Role::consumer, consumer_props);
     SS_ASSERT(cc.ok(), "the consumer properties were validated by create()");
     for (int rejoins = 0;; ++rejoins) {
@@ -816,6 +1108,7 @@ struct EngineInstance::Impl final : k::RebalanceListener {
         rt.log().warn("engine {}: consumer close: {}", cfg.application_id, describe(cl.error()));
       for (int32_t p : query.partitions()) close_task(p);
       tasks.clear();
+      board->owned.clear();
       consumer.reset();
       if (fatal_error) return unexpected(*fatal_error);
       if (!stop) ++stats.rejoins;
@@ -908,6 +1201,12 @@ EngineInstance::~EngineInstance() {
   if (impl_->task.valid() && !impl_->task.done()) {
     impl_->task.cancel();
     impl_->task.join();
+  }
+  // The progress reader's task uses the Kafka world's clients: it must have
+  // unwound before the caller can destroy that world.
+  if (impl_->reader_task.valid() && !impl_->reader_task.done()) {
+    impl_->reader_task.cancel();
+    impl_->reader_task.join();
   }
 }
 

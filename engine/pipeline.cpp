@@ -2,6 +2,7 @@
 #include <streamsim/core/assert.h>
 #include <streamsim/engine/pipeline.h>
 
+#include <algorithm>
 #include <charconv>
 
 namespace streamsim::engine {
@@ -27,6 +28,7 @@ const char* to_string(OutputMode m) {
 }
 const char* to_string(LatePolicy p) { return p == LatePolicy::drop ? "drop" : "route"; }
 const char* to_string(DeadLetterPolicy p) { return p == DeadLetterPolicy::route ? "route" : "fail"; }
+const char* to_string(JoinKind k) { return k == JoinKind::inner ? "inner" : "left"; }
 
 namespace decoders {
 
@@ -89,6 +91,15 @@ EventTimeFn value_ms() {
   };
 }
 
+EventTimeFn from_payload() {
+  // The task hands the decoder's event time over in Row::event_time (see
+  // EventTimeFn), so the payload is parsed once.
+  return [](const InputRecord&, const Row& row) -> std::optional<EventTime> {
+    if (row.event_time == kNoPayloadEventTime) return std::nullopt;
+    return row.event_time;
+  };
+}
+
 }  // namespace event_times
 
 PipelineBuilder::PipelineBuilder(std::string source_topic) {
@@ -106,6 +117,14 @@ PipelineBuilder& PipelineBuilder::decoder(Decoder d) {
   if (!d) fail("decoder", "the decoder is empty");
   plan_.decoder = std::move(d);
   return *this;
+}
+PipelineBuilder& PipelineBuilder::decoder(CheckedDecoder d) {
+  if (!d) {
+    const EngineError& e = d.error();
+    fail(e.field.empty() ? "decoder" : e.field, e.message);
+    return *this;
+  }
+  return decoder(std::move(*d));
 }
 PipelineBuilder& PipelineBuilder::event_time(EventTimeFn f) {
   if (!f) fail("event_time", "the event-time extractor is empty");
@@ -131,6 +150,7 @@ const char* stage_name(Stage::Kind k) {
     case Stage::Kind::flat_map: return "flat_map";
     case Stage::Kind::key_by: return "key_by";
     case Stage::Kind::dedup: return "dedup";
+    case Stage::Kind::join: return "join_table";
   }
   return "?";
 }
@@ -173,6 +193,33 @@ PipelineBuilder& PipelineBuilder::dedup() {
   Stage s;
   s.kind = Stage::Kind::dedup;
   plan_.stages.push_back(std::move(s));
+  return *this;
+}
+
+PipelineBuilder& PipelineBuilder::join_table(std::string table_topic, JoinFn fn, JoinKind kind,
+                                             Decoder table_decoder) {
+  if (plan_.aggregate || window_)
+    fail("join_table", "join_table after window/aggregate: a pipeline ends with its aggregation");
+  if (!fn) fail("join_table", "the join function is empty");
+  if (!table_decoder) fail("join_table", "the table decoder is empty");
+  if (table_topic.empty()) fail("join_table", "the table topic is empty");
+  // One table per topic: two joins against the same topic share its contents,
+  // so they must read its records the same way. Decoders cannot be compared,
+  // so a second join against a topic keeps the first join's decoder.
+  bool known = false;
+  for (const TableSpec& t : plan_.tables) known = known || t.topic == table_topic;
+  if (!known) plan_.tables.push_back(TableSpec{table_topic, std::move(table_decoder)});
+  Stage s;
+  s.kind = Stage::Kind::join;
+  s.join = std::move(fn);
+  s.table_topic = std::move(table_topic);
+  s.join_kind = kind;
+  plan_.stages.push_back(std::move(s));
+  return *this;
+}
+PipelineBuilder& PipelineBuilder::refresh_tables_every(uint64_t batches) {
+  if (batches == 0) fail("refresh_tables_every", "must be at least 1 batch");
+  plan_.table_refresh_batches = batches;
   return *this;
 }
 
@@ -223,6 +270,16 @@ Result<Pipeline, EngineError> PipelineBuilder::build() const {
   };
   PipelinePlan plan = plan_;
   if (plan.source_topic.empty()) return err("source", "the source topic is empty");
+  for (const TableSpec& t : plan.tables) {
+    // Reading the source or the sink as a table would make a row's result
+    // depend on the pipeline's own progress: refused.
+    if (t.topic == plan.source_topic)
+      return err("join_table", "the table topic '" + t.topic + "' is the source topic");
+    if (!plan.sink_topic.empty() && t.topic == plan.sink_topic)
+      return err("join_table", "the table topic '" + t.topic + "' is the sink topic");
+  }
+  if (plan.table_refresh_batches > 0 && plan.tables.empty())
+    return err("refresh_tables_every", "the pipeline has no join_table to refresh");
 
   if (watermark_delay_) {
     const int64_t ms = event_duration_ms(*watermark_delay_);
@@ -319,7 +376,10 @@ Result<Pipeline, EngineError> PipelineBuilder::build() const {
   // A readable one-line plan, for logs and reports.
   std::string d = "source(" + plan.source_topic + ")";
   if (wm) d += " -> with_watermark(" + ms_text(*plan.watermark_delay_ms) + ")";
-  for (const Stage& s : plan.stages) d += std::string(" -> ") + stage_name(s.kind);
+  for (const Stage& s : plan.stages) {
+    d += std::string(" -> ") + stage_name(s.kind);
+    if (s.kind == Stage::Kind::join) d += std::string("(") + to_string(s.join_kind) + " " + s.table_topic + ")";
+  }
   if (plan.window_kind) {
     switch (*plan.window_kind) {
       case WindowSpec::Kind::tumbling: d += " -> window(tumbling " + ms_text(plan.window_size_ms) + ")"; break;
@@ -341,6 +401,13 @@ Result<Pipeline, EngineError> PipelineBuilder::build() const {
 
   SS_ASSERT(plan.decoder && plan.event_time, "a built plan has a decoder and an event-time extractor");
   SS_ASSERT(!plan.window_kind || plan.aggregate, "a window always has an aggregate");
+  SS_ASSERT(std::all_of(plan.stages.begin(), plan.stages.end(),
+                        [&](const Stage& s) {
+                          return s.kind != Stage::Kind::join ||
+                                 std::any_of(plan.tables.begin(), plan.tables.end(),
+                                             [&](const TableSpec& t) { return t.topic == s.table_topic; });
+                        }),
+            "every join stage's table is in the plan's tables");
   return Pipeline(std::make_shared<const PipelinePlan>(std::move(plan)));
 }
 

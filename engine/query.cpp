@@ -1,4 +1,6 @@
 // The watermark tracker and the Query that runs micro-batches over partition tasks.
+#include "state_codec.h"
+
 #include <streamsim/core/assert.h>
 #include <streamsim/engine/query.h>
 
@@ -17,12 +19,44 @@ WatermarkTracker::WatermarkTracker(std::optional<int64_t> delay_ms, std::optiona
 
 void WatermarkTracker::add_partition(int32_t partition, std::optional<EventTime> max_event_time, Instant now) {
   SS_ASSERT(!partitions_.count(partition), "a partition is added once");
+  // The owned state (restored from the same changelog) supersedes what was
+  // read of the partition while another instance owned it.
+  remote_.erase(partition);
   // A new partition counts as active from now: it holds the watermark until it
   // has data or the idle timeout passes (it might be about to deliver old data).
   partitions_[partition] = PartitionState{max_event_time, now};
 }
 
 void WatermarkTracker::remove_partition(int32_t partition) { partitions_.erase(partition); }
+
+void WatermarkTracker::set_remote(int32_t partition, const std::optional<PartitionProgress>& progress, Instant now) {
+  SS_ASSERT(!partitions_.count(partition), "a partition is either owned or remote");
+  auto [it, fresh] = remote_.try_emplace(partition, RemoteState{std::nullopt, -1, false, now});
+  RemoteState& st = it->second;
+  if (!progress) return;
+  // Only records moving the committed offset show the owner at work; a stale
+  // meta entry read again proves nothing (its owner may be gone).
+  if (progress->next_offset > st.next_offset) {
+    if (!fresh) st.last_active = std::max(st.last_active, now);
+    st.next_offset = progress->next_offset;
+    st.owner_idle = progress->idle;
+  } else if (progress->next_offset == st.next_offset) {
+    st.owner_idle = progress->idle;
+  }
+  if (progress->max_event_time && (!st.max_event_time || *progress->max_event_time > *st.max_event_time))
+    st.max_event_time = progress->max_event_time;
+  // Another instance's committed watermark was valid when committed (the
+  // minimum over the same partitions, or fewer idle ones), so it is a floor
+  // here too: instances converge on the highest committed value.
+  if (delay_ms_) raise_to(progress->watermark);
+  SS_ASSERT(st.next_offset >= progress->next_offset, "a remote partition's committed offset never goes back");
+}
+
+void WatermarkTracker::remove_remote(int32_t partition) { remote_.erase(partition); }
+
+bool WatermarkTracker::remote_idle(const RemoteState& st, Instant now) const {
+  return idle_timeout_ && (st.owner_idle || now - st.last_active >= *idle_timeout_);
+}
 
 Watermark WatermarkTracker::raise_to(Watermark w) {
   if (w > global_) global_ = w;
@@ -40,7 +74,11 @@ void WatermarkTracker::observe(int32_t partition, std::optional<EventTime> batch
 
 bool WatermarkTracker::idle(int32_t partition, Instant now) const {
   auto it = partitions_.find(partition);
-  SS_ASSERT(it != partitions_.end(), "idle names a tracked partition");
+  if (it == partitions_.end()) {
+    auto r = remote_.find(partition);
+    SS_ASSERT(r != remote_.end(), "idle names a tracked partition");
+    return remote_idle(r->second, now);
+  }
   return idle_timeout_ && now - it->second.last_active >= *idle_timeout_;
 }
 
@@ -54,20 +92,23 @@ Watermark WatermarkTracker::advance(Instant now, WatermarkAdvance* report) {
   int32_t active = 0, idle_count = 0;
   bool hold = false;
   int64_t candidate = std::numeric_limits<int64_t>::max();
-  for (const auto& [p, st] : partitions_) {
-    if (idle(p, now)) {
+  // Owned and remote partitions count alike: idle ones are left out, an active
+  // one that has never had an event holds the watermark (it may still deliver
+  // anything), the others bound it by their max event time - delay.
+  auto count = [&](bool is_idle, const std::optional<EventTime>& max_event_time) {
+    if (is_idle) {
       ++idle_count;
-      continue;
+      return;
     }
     ++active;
-    // An active partition that has never had an event holds the watermark: it
-    // may still deliver anything.
-    if (!st.max_event_time) {
+    if (!max_event_time) {
       hold = true;
-      continue;
+      return;
     }
-    if (delay_ms_) candidate = std::min(candidate, st.max_event_time->ms() - *delay_ms_);
-  }
+    if (delay_ms_) candidate = std::min(candidate, max_event_time->ms() - *delay_ms_);
+  };
+  for (const auto& [p, st] : partitions_) count(idle(p, now), st.max_event_time);
+  for (const auto& [p, st] : remote_) count(remote_idle(st, now), st.max_event_time);
   // With every partition idle (or none), nothing proves progress: hold.
   if (delay_ms_ && active > 0 && !hold) raise_to(Watermark::from_ms(candidate + skew_ms_));
   SS_ASSERT(global_ >= before, "the global watermark never goes backwards");
@@ -78,6 +119,27 @@ Watermark WatermarkTracker::advance(Instant now, WatermarkAdvance* report) {
     report->idle_partitions = idle_count;
   }
   return global_;
+}
+
+// --- PartitionProgress -------------------------------------------------------
+
+std::optional<PartitionProgress> decode_progress(std::string_view key, std::string_view value) {
+  auto k = detail::decode_key(key);
+  if (!k || k->kind != detail::StateKind::meta) return std::nullopt;
+  auto m = detail::decode_meta(value);
+  if (!m) return std::nullopt;
+  return PartitionProgress{m->max_event_time, m->next_offset, m->idle, m->watermark};
+}
+
+PartitionProgress merge_progress(const PartitionProgress& known, const PartitionProgress& reading) {
+  PartitionProgress out = known;
+  if (reading.max_event_time && (!out.max_event_time || *reading.max_event_time > *out.max_event_time))
+    out.max_event_time = reading.max_event_time;
+  if (reading.next_offset >= known.next_offset) out.idle = reading.idle;
+  out.next_offset = std::max(known.next_offset, reading.next_offset);
+  out.watermark = std::max(known.watermark, reading.watermark);
+  SS_ASSERT(out.next_offset >= reading.next_offset && out.watermark >= known.watermark, "progress only grows");
+  return out;
 }
 
 // --- BatchOutput -------------------------------------------------------------
@@ -211,7 +273,13 @@ Result<BatchOutput, EngineError> Query::run_batch(const MicroBatch& batch) {
   out.watermark_end = s.tracker.advance(batch.processing_time, &adv);
   SS_ASSERT(out.watermark_end >= out.watermark_start && out.watermark_start >= previous,
             "the watermark only moves forward within a batch");
-  for (auto& [p, task] : s.tasks) task->finish(id, out.watermark_end, out.tasks[p], s.metrics);
+  for (auto& [p, task] : s.tasks) {
+    // The meta entry shares the partition's idleness with other instances.
+    const bool idle = s.has_watermark() && s.tracker.idle(p, batch.processing_time);
+    task->mark_idle(idle);
+    out.tasks[p].idle = idle;
+    task->finish(id, out.watermark_end, out.tasks[p], s.metrics);
+  }
 
   ++s.metrics.batches;
   s.next_batch = id + 1;
@@ -240,6 +308,14 @@ void Query::remove_partition(int32_t partition) {
   impl_->tracker.remove_partition(partition);
   impl_->refresh_metrics();
 }
+
+void Query::set_remote_progress(int32_t partition, const std::optional<PartitionProgress>& progress, Instant now) {
+  SS_ASSERT(!impl_->tasks.count(partition), "remote progress is for partitions the query does not own");
+  impl_->tracker.set_remote(partition, progress, now);
+  impl_->refresh_metrics();
+}
+
+void Query::remove_remote(int32_t partition) { impl_->tracker.remove_remote(partition); }
 
 Checkpoint Query::checkpoint() const {
   SS_ASSERT(!impl_->failed, "a failed query has no consistent state to checkpoint");

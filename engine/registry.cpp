@@ -3,7 +3,9 @@
 #include <streamsim/engine/registry.h>
 
 #include <charconv>
+#include <iterator>
 #include <set>
+#include <string_view>
 
 namespace streamsim::engine {
 
@@ -200,6 +202,242 @@ Result<Pipeline, EngineError> PipelineRegistry::build(
   return built;
 }
 
+namespace {
+
+// --- helpers shared by the built-in pipelines ---------------------------------
+
+OutputMode output_mode_of(const std::string& s) {
+  return s == "append" ? OutputMode::append : s == "update" ? OutputMode::update : OutputMode::complete;
+}
+
+EngineError param_error(const std::string& name, std::string message) {
+  return EngineError{EngineErrc::invalid_parameter, "params." + name, std::move(message)};
+}
+
+// Renames the builder's fields to the parameters that set them, where the
+// names differ (the registry maps equal names itself).
+Result<Pipeline, EngineError> renamed(Result<Pipeline, EngineError> r,
+                                      const std::vector<std::pair<std::string, std::string>>& names) {
+  if (r) return r;
+  EngineError e = r.error();
+  for (const auto& [from, to] : names)
+    if (e.field == from) e.field = "params." + to;
+  return unexpected(std::move(e));
+}
+
+// The decoder parameters: decoder (typed | json | int64-text), key_field,
+// value_field and event_time_field (json only). A json event_time_field makes
+// the event time come from the payload; otherwise it is the record timestamp.
+std::vector<ParamSpec> decoder_params(std::vector<std::string> decoders) {
+  return {
+      ParamSpec::enumeration("decoder", std::move(decoders), "typed",
+                             "how record bytes become key and value: the engine's typed encoding, a JSON object, or a "
+                             "decimal int64 value"),
+      ParamSpec::string("key_field", "", "json: the member holding the key (empty: the Kafka record key as a string)"),
+      ParamSpec::string("value_field", "", "json: the member holding the value (empty: null)"),
+      ParamSpec::string("event_time_field", "",
+                        "json: the member holding the event time, integral ms or RFC 3339 (empty: the record "
+                        "timestamp)"),
+  };
+}
+
+struct SourceFormat {
+  Decoder decoder;
+  EventTimeFn event_time;
+};
+
+// Checks the decoder parameters against each other and against what the
+// aggregate needs (a value, unless it counts).
+Result<SourceFormat, EngineError> source_format(const Params& p, bool needs_value) {
+  const std::string& kind = p.string("decoder");
+  const std::string& key = p.string("key_field");
+  const std::string& value = p.string("value_field");
+  const std::string& et = p.string("event_time_field");
+  if (kind != "json") {
+    for (const auto& [name, text] : {std::pair{"key_field", &key}, std::pair{"value_field", &value},
+                                     std::pair{"event_time_field", &et}})
+      if (!text->empty())
+        return unexpected(param_error(name, "only the json decoder reads payload fields (decoder is " + kind + ")"));
+  }
+  if (kind == "json") {
+    if (needs_value && value.empty())
+      return unexpected(param_error("value_field", "the aggregate needs a value: name the JSON member that holds it"));
+    return SourceFormat{decoders::json(key, value, et),
+                        et.empty() ? event_times::record_timestamp() : event_times::from_payload()};
+  }
+  return SourceFormat{kind == "int64-text" ? decoders::int64_text() : decoders::typed(), event_times::record_timestamp()};
+}
+
+// The window parameters: window (kind), size, slide, gap. Slide and gap are
+// 0ms unless the kind takes them, so a setting that would be ignored is an
+// error instead.
+Result<WindowSpec, EngineError> window_of(const Params& p) {
+  const std::string& kind = p.string("window");
+  const Duration size = p.duration("size"), slide = p.duration("slide"), gap = p.duration("gap");
+  if (kind != "sliding" && slide != Duration::zero())
+    return unexpected(param_error("slide", "only sliding windows take a slide (window is " + kind + ")"));
+  if (kind != "session" && gap != Duration::zero())
+    return unexpected(param_error("gap", "only session windows take a gap (window is " + kind + ")"));
+  if (kind == "session") {
+    if (gap <= Duration::zero()) return unexpected(param_error("gap", "session windows need a positive gap"));
+    return WindowSpec::session(gap);
+  }
+  if (size <= Duration::zero()) return unexpected(param_error("size", "the window size must be positive"));
+  if (kind == "tumbling") return WindowSpec::tumbling(size);
+  if (slide <= Duration::zero()) return unexpected(param_error("slide", "sliding windows need a positive slide"));
+  if (slide > size)
+    return unexpected(param_error("slide", "the slide (" + format_duration(slide) + ") exceeds the size (" +
+                                               format_duration(size) + "): some events would be in no window"));
+  return WindowSpec::sliding(size, slide);
+}
+
+Aggregate aggregate_of(const std::string& s) {
+  if (s == "sum") return Aggregate::sum();
+  if (s == "min") return Aggregate::min();
+  if (s == "max") return Aggregate::max();
+  if (s == "avg") return Aggregate::avg();
+  return Aggregate::count();
+}
+
+// dedup=on: a record whose key and value both repeat an earlier one within
+// the watermark delay is dropped (the value is taken as an event id). Dedup
+// works on the row key, so the pair is packed into one string key (length-
+// prefixed, so the split is unambiguous), deduplicated, and unpacked again.
+Value pack_key_value(const Row& r) {
+  const std::string k = encode_value(r.key);
+  return Value(std::to_string(k.size()) + ":" + k + encode_value(r.value));
+}
+Row unpack_key(const Row& r) {
+  SS_ASSERT(r.key.is_string(), "a packed dedup key is a string");
+  const std::string& s = r.key.as_string();
+  const size_t colon = s.find(':');
+  SS_ASSERT(colon != std::string::npos, "a packed dedup key has its length prefix");
+  const size_t n = std::stoul(s.substr(0, colon));
+  auto key = decode_value(std::string_view(s).substr(colon + 1, n));
+  SS_ASSERT(key.has_value(), "a packed dedup key holds an encoded key");
+  Row out = r;
+  out.key = std::move(*key);
+  return out;
+}
+
+// Settings every built-in windowed pipeline shares.
+std::vector<ParamSpec> common_window_params() {
+  return {
+      ParamSpec::duration("watermark_delay", "5s", "event-time disorder the watermark allows for"),
+      ParamSpec::duration("allowed_lateness", "0ms", "how long after the watermark passes a window it stays open"),
+      ParamSpec::duration("idle_timeout", "30s",
+                          "processing time after which a silent partition stops holding the watermark (0ms: never)"),
+      ParamSpec::enumeration("output_mode", {"append", "update", "complete"}, "append"),
+      ParamSpec::enumeration("late_events", {"drop", "route"}, "drop"),
+      ParamSpec::enumeration("dead_letters", {"route", "fail"}, "route"),
+  };
+}
+
+// Applies common_window_params() to a builder, up to (not including) the window.
+void apply_source_settings(PipelineBuilder& b, const Params& p, const SourceFormat& f) {
+  b.decoder(f.decoder).event_time(f.event_time).with_watermark(p.duration("watermark_delay"));
+  if (p.duration("idle_timeout") > Duration::zero()) b.idle_timeout(p.duration("idle_timeout"));
+}
+void apply_sink_settings(PipelineBuilder& b, const Params& p) {
+  b.output(output_mode_of(p.string("output_mode")))
+      .late_events(p.string("late_events") == "route" ? LatePolicy::route : LatePolicy::drop)
+      .dead_letters(p.string("dead_letters") == "fail" ? DeadLetterPolicy::fail : DeadLetterPolicy::route)
+      .sink(p.string("sink"));
+  if (p.duration("allowed_lateness") > Duration::zero()) b.allowed_lateness(p.duration("allowed_lateness"));
+}
+
+template <class T>
+std::vector<T> concat(std::vector<T> a, std::vector<T> b) {
+  a.insert(a.end(), std::make_move_iterator(b.begin()), std::make_move_iterator(b.end()));
+  return a;
+}
+
+void register_windowed_aggregate(PipelineRegistry& registry) {
+  PipelineInfo info;
+  info.name = "windowed-aggregate";
+  info.description = "per-key aggregate of the source topic's values in tumbling, sliding or session event-time windows";
+  info.params = concat(
+      {
+          ParamSpec::string("source", "events", "input topic"),
+          ParamSpec::string("sink", "aggregates", "output topic"),
+          ParamSpec::enumeration("window", {"tumbling", "sliding", "session"}, "tumbling"),
+          ParamSpec::duration("size", "1m", "tumbling and sliding: the window size"),
+          ParamSpec::duration("slide", "0ms", "sliding only: how far apart windows start"),
+          ParamSpec::duration("gap", "0ms", "session only: the inactivity gap that ends a session"),
+          ParamSpec::enumeration("aggregate", {"count", "sum", "min", "max", "avg"}, "count"),
+          ParamSpec::enumeration("dedup", {"off", "on"}, "off",
+                                 "on: drop a record whose key and value repeat one seen within the watermark delay"),
+      },
+      concat(common_window_params(), decoder_params({"typed", "json", "int64-text"})));
+  info.factory = [](const Params& p) -> Result<Pipeline, EngineError> {
+    const std::string& agg = p.string("aggregate");
+    auto format = source_format(p, agg != "count");
+    if (!format) return unexpected(format.error());
+    auto window = window_of(p);
+    if (!window) return unexpected(window.error());
+    auto b = source(p.string("source"));
+    apply_source_settings(b, p, *format);
+    if (p.string("dedup") == "on") b.key_by(pack_key_value).dedup().map(unpack_key);
+    b.window(*window).aggregate(aggregate_of(agg));
+    apply_sink_settings(b, p);
+    return renamed(b.build(), {{"with_watermark", "watermark_delay"}});
+  };
+  registry.add(std::move(info));
+}
+
+void register_enriched_clicks(PipelineRegistry& registry) {
+  PipelineInfo info;
+  info.name = "enriched-clicks";
+  info.description =
+      "clicks joined to a users table (user -> attribute, e.g. region) loaded from a compacted topic, then a count or "
+      "sum per attribute in tumbling event-time windows (per input partition: one key's rows must share a partition "
+      "for a global result)";
+  info.params = concat(
+      {
+          ParamSpec::string("source", "clicks", "input topic, keyed by user"),
+          ParamSpec::string("users", "users", "the table topic: user -> attribute, typed-encoded; null deletes"),
+          ParamSpec::string("sink", "enriched-counts", "output topic"),
+          ParamSpec::enumeration("join", {"inner", "left"}, "inner",
+                                 "inner: drop clicks of unknown users; left: count them under missing_attribute"),
+          ParamSpec::string("missing_attribute", "unknown", "left join: the key for clicks of unknown users"),
+          ParamSpec::int64("table_refresh_batches", "0", 0, 1'000'000'000,
+                           "reload the users table every this many batches (0: at start-up and restores only)"),
+          ParamSpec::duration("window", "1m", "tumbling window size"),
+          ParamSpec::enumeration("aggregate", {"count", "sum"}, "count"),
+      },
+      concat(common_window_params(), decoder_params({"typed", "json"})));
+  info.factory = [](const Params& p) -> Result<Pipeline, EngineError> {
+    const std::string& agg = p.string("aggregate");
+    auto format = source_format(p, agg != "count");
+    if (!format) return unexpected(format.error());
+    if (p.duration("window") <= Duration::zero())
+      return unexpected(param_error("window", "the window size must be positive"));
+    const JoinKind kind = p.string("join") == "left" ? JoinKind::left : JoinKind::inner;
+    const Value missing(p.string("missing_attribute"));
+    auto b = source(p.string("source"));
+    apply_source_settings(b, p, *format);
+    // The user's attribute becomes the key; the value (an amount, for sum) stays.
+    b.join_table(
+        p.string("users"),
+        [missing](const Row& r, const Value& attribute) {
+          Row out = r;
+          out.key = attribute.is_null() ? missing : attribute;
+          return out;
+        },
+        kind);
+    if (p.int64("table_refresh_batches") > 0)
+      b.refresh_tables_every(static_cast<uint64_t>(p.int64("table_refresh_batches")));
+    b.window(WindowSpec::tumbling(p.duration("window"))).aggregate(aggregate_of(agg));
+    apply_sink_settings(b, p);
+    return renamed(b.build(), {{"with_watermark", "watermark_delay"},
+                               {"join_table", "users"},
+                               {"refresh_tables_every", "table_refresh_batches"}});
+  };
+  registry.add(std::move(info));
+}
+
+}  // namespace
+
 void register_builtin_pipelines(PipelineRegistry& registry) {
   PipelineInfo info;
   info.name = "click-counts";
@@ -232,6 +470,8 @@ void register_builtin_pipelines(PipelineRegistry& registry) {
     return b.build();
   };
   registry.add(std::move(info));
+  register_windowed_aggregate(registry);
+  register_enriched_clicks(registry);
 }
 
 }  // namespace streamsim::engine

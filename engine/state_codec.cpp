@@ -103,6 +103,7 @@ std::string encode_meta(const TaskMeta& t) {
   meta->set_has_max_event_time(t.max_event_time.has_value());
   meta->set_max_event_time_ms(t.max_event_time ? t.max_event_time->ms() : 0);
   meta->set_next_offset(t.next_offset);
+  meta->set_idle(t.idle);
   return serialize(m);
 }
 
@@ -144,6 +145,7 @@ std::optional<TaskMeta> decode_meta(std::string_view bytes) {
   t.watermark = Watermark::from_ms(meta.global_watermark_ms());
   if (meta.has_max_event_time()) t.max_event_time = EventTime::from_ms(meta.max_event_time_ms());
   t.next_offset = meta.next_offset();
+  t.idle = meta.idle();
   return t;
 }
 

@@ -32,6 +32,7 @@ struct TaskMeta {
   Watermark watermark = Watermark::min();
   std::optional<EventTime> max_event_time;
   int64_t next_offset = -1;
+  bool idle = false;  // the partition counted as idle when the batch's watermark advanced
 };
 
 enum class StateKind { meta = 1, window = 2, session = 3, key = 4, dedup = 5 };

@@ -13,6 +13,7 @@
 
 #include <streamsim/core/assert.h>
 #include <streamsim/engine/query.h>
+#include <streamsim/engine/table.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -150,6 +151,7 @@ struct PartitionTask::Impl {
   bool broken = false;  // a batch failed half-way: the state is not trustworthy
   Watermark restored_wm = Watermark::min();
   uint64_t restored_batch = 0;
+  bool idle = false;  // the partition counted as idle at the last watermark advance (meta entry)
 
   // State.
   WindowMap windows;
@@ -336,7 +338,10 @@ struct PartitionTask::Impl {
   Result<void, EngineError> process_record(const InputRecord& r) {
     auto decoded = plan.decoder(r);
     if (!decoded) return dead_letter(r.source, "cannot decode: " + decoded.error());
-    Row row{std::move(decoded->key), std::move(decoded->value), EventTime(), r.source};
+    // The extractor receives the decoder's payload event time in the row
+    // (EventTimeFn), so event_times::from_payload() needs no second parse.
+    Row row{std::move(decoded->key), std::move(decoded->value), decoded->event_time.value_or(kNoPayloadEventTime),
+            r.source};
     const std::optional<EventTime> et = plan.event_time(r, row);
     if (!et) return dead_letter(r.source, "no event time");
     if (et->ms() > kMaxEventTimeMs || et->ms() < -kMaxEventTimeMs)
@@ -396,9 +401,39 @@ struct PartitionTask::Impl {
           dirty_dedup.insert(row.key);
           break;
         }
+        case Stage::Kind::join: {
+          // Stream-static join: the static side is read, never written, and
+          // holds no state of this task (docs/semantics.md, "Stream-static join").
+          SS_ASSERT(options.tables && options.tables->loaded(s.table_topic),
+                    "a join's table is loaded before the batch (checked by ingest)");
+          const Value* match = options.tables->find(s.table_topic, row.key);
+          if (!match && s.join_kind == JoinKind::inner) {
+            ++metrics->join_unmatched;
+            return {};
+          }
+          static const Value kNoMatch;
+          Row joined = s.join(row, match ? *match : kNoMatch);
+          joined.event_time = row.event_time;
+          joined.source = row.source;
+          row = std::move(joined);
+          break;
+        }
       }
     }
     return sink(std::move(row));
+  }
+
+  // Every table the pipeline joins against must be loaded before a batch:
+  // without it an inner join would silently drop every row.
+  Result<void, EngineError> tables_ready() const {
+    for (const TableSpec& t : plan.tables) {
+      if (options.tables && options.tables->loaded(t.topic)) continue;
+      return unexpected(EngineError{EngineErrc::invalid_config, "tables",
+                                    "the pipeline joins table '" + t.topic +
+                                        "' but EngineOptions::tables does not hold it (load the tables before the "
+                                        "first batch)"});
+    }
+    return {};
   }
 
   Result<void, EngineError> sink(Row row) {
@@ -609,6 +644,7 @@ struct PartitionTask::Impl {
     m.watermark = last_w1;
     m.max_event_time = max_event_time;
     m.next_offset = next_offset;
+    m.idle = idle;
     return ChangelogEntry{detail::encode_key(StateKey{StateKind::meta, Value(), 0, 0}), detail::encode_meta(m)};
   }
 };
@@ -630,6 +666,10 @@ Result<void, EngineError> PartitionTask::ingest(uint64_t batch, const std::vecto
   s.batch_max.reset();
   s.out = &out;
   s.metrics = &metrics;
+  if (auto t = s.tables_ready(); !t) {
+    s.broken = true;
+    return t;
+  }
   for (const InputRecord& r : records) {
     SS_ASSERT(r.source.partition == s.partition, "a task receives only its own partition's records");
     SS_ASSERT(r.source.offset >= 0 && r.source.offset >= s.next_offset,
@@ -745,6 +785,7 @@ Result<void, EngineError> PartitionTask::restore(const std::vector<ChangelogEntr
         s.restored_wm = m->watermark;
         s.next_batch = m->next_batch;
         s.restored_batch = m->next_batch;
+        s.idle = m->idle;
         have_meta = true;
         break;
       }
@@ -796,5 +837,10 @@ size_t PartitionTask::state_entries() const { return impl_->entries(); }
 Watermark PartitionTask::restored_watermark() const { return impl_->restored_wm; }
 uint64_t PartitionTask::restored_batch() const { return impl_->restored_batch; }
 std::optional<EventTime> PartitionTask::batch_max_event_time() const { return impl_->batch_max; }
+void PartitionTask::mark_idle(bool idle) {
+  SS_ASSERT(impl_->in_batch, "idleness is recorded between ingest and finish");
+  impl_->idle = idle;
+}
+bool PartitionTask::idle() const { return impl_->idle; }
 
 }  // namespace streamsim::engine

@@ -50,7 +50,21 @@ std::string to_json(const RunReport& r, const std::string& scenario_path, const 
     if (i) o += ",";
     json_string(o, r.fault_log[i]);
   }
-  o += "]";
+  o += "],\"coverage\":{";
+  for (size_t i = 0; i < r.coverage.size(); ++i) {
+    if (i) o += ",";
+    json_string(o, r.coverage[i].first);
+    o += ":" + std::to_string(r.coverage[i].second);
+  }
+  o += "}";
+  for (const auto* list : {&r.targets_reached, &r.targets_missed}) {
+    o += list == &r.targets_reached ? ",\"targets_reached\":[" : ",\"targets_missed\":[";
+    for (size_t i = 0; i < list->size(); ++i) {
+      if (i) o += ",";
+      json_string(o, (*list)[i]);
+    }
+    o += "]";
+  }
   if (r.violated()) {
     o += ",\"replay\":";
     json_string(o, replay_command);

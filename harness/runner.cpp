@@ -76,6 +76,7 @@ RunReport run_scenario(const proto::Scenario& s, const RunOptions& opt) {
   w->setup(sim);
   faults::Nemesis nemesis(sim, s.faults(), w->fault_targets(), w->disk_loss_targets());
   nemesis.set_engine_targets(w->engine_targets());
+  nemesis.set_hooks(w.get());
   rep.faults = nemesis.describe();
   nemesis.start();
 
@@ -98,6 +99,7 @@ RunReport run_scenario(const proto::Scenario& s, const RunOptions& opt) {
   }
   rep.stop = sim::to_string(stop);
   rep.fault_log = nemesis.log();
+  rep.fault_schedule = nemesis.schedule();
 
   std::vector<PropertyResult> all;
   if (auto* cw = dynamic_cast<scenarios::CounterWorkload*>(w.get())) {
@@ -110,7 +112,7 @@ RunReport run_scenario(const proto::Scenario& s, const RunOptions& opt) {
     else if (!kw->final_read_error().empty()) live = {"liveness", false, kw->final_read_error()};
     all.push_back(live);
   } else if (auto* pw = dynamic_cast<scenarios::PipelineWorkload*>(w.get())) {
-    all = check_pipeline(pw->history());
+    all = check_pipeline(pw->history(), perf_expectations(s.expect()));
   }
   all.push_back(PropertyResult{"no_task_failure", task_ok, task_ok ? "" : failure});
   all.push_back(PropertyResult{"within_limits", within_limits,
@@ -126,6 +128,10 @@ RunReport run_scenario(const proto::Scenario& s, const RunOptions& opt) {
     if (asked) rep.properties.push_back(p);
   }
   rep.metrics = w->metrics();
+  // Throughput and latency are measured on every pipeline run, checked only
+  // against the expectations a scenario sets.
+  if (auto* pw = dynamic_cast<scenarios::PipelineWorkload*>(w.get()))
+    for (auto& m : performance_metrics(measure_performance(pw->history()))) rep.metrics.push_back(std::move(m));
   const auto& ks = sim.kernel().stats();
   rep.metrics.push_back({"faults_injected", static_cast<double>(nemesis.faults_started())});
   rep.metrics.push_back({"messages_sent", static_cast<double>(sim.net().stats().sent)});

@@ -2,6 +2,7 @@
 #include <streamsim/scenarios/scenario.h>
 
 #include <streamsim/core/assert.h>
+#include <streamsim/core/coverage.h>
 #include <streamsim/engine/registry.h>
 #include <streamsim/kafka/config.h>
 
@@ -9,6 +10,7 @@
 #include <google/protobuf/text_format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 namespace streamsim::scenarios {
@@ -129,6 +131,75 @@ void validate_fault_fields(Validator& v, const proto::ScriptedFault& f, const pb
             }() + ")",
             i);
   }
+}
+
+// What a fault kind needs from the scenario: empty when the kind fits it, else
+// the reason it does not (the fault catalog, docs/faults.md).
+std::string kind_unfit(proto::FaultKind k, const proto::Scenario& s) {
+  const std::string name = proto::FaultKind_Name(k);
+  switch (k) {
+    case proto::ENGINE_CRASH:
+    case proto::ZOMBIE_ENGINE:
+    case proto::ENGINE_SCALE:
+    case proto::ISOLATE_ENGINE:
+      return s.has_pipeline() ? "" : name + " needs engine instances (the pipeline workload)";
+    case proto::CONTROLLER_FAILOVER:
+    case proto::LEADER_MOVE:
+    case proto::ISOLATE_LEADER:
+      return s.has_kafka() || s.has_pipeline() ? "" : name + " needs a Kafka cluster (the kafka or pipeline workload)";
+    default:
+      return "";
+  }
+}
+
+// Kinds that last (a stop, a stall, a cut) and so need a duration.
+bool needs_duration(proto::FaultKind k) {
+  switch (k) {
+    case proto::PAUSE:
+    case proto::CONTROLLER_FAILOVER:
+    case proto::FSYNC_STALL:
+    case proto::ZOMBIE_ENGINE:
+    case proto::ENGINE_SCALE:
+    case proto::ISOLATE_ENGINE:
+    case proto::PARTITION_HALVES:
+    case proto::ISOLATE_LEADER:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The engine instances' consumer group session timeout (EngineSettings).
+uint64_t engine_session_ms(const proto::Scenario& s) {
+  return s.pipeline().engine().session_timeout_ms() ? s.pipeline().engine().session_timeout_ms() : 6'000;
+}
+
+// The kind-specific checks of one scripted fault: what it needs from the
+// workload, its duration, and which nodes it may name.
+void validate_fault_kind(Validator& v, const proto::Scenario& s, const proto::ScriptedFault& f,
+                         const pb::TextFormat::ParseInfoTree* t, const std::string& path) {
+  const proto::FaultKind k = f.kind();
+  const std::string name = proto::FaultKind_Name(k);
+  const std::string unfit = kind_unfit(k, s);
+  v.check(unfit.empty(), f, t, path, "kind", unfit);
+  v.check(!needs_duration(k) || f.duration_ms() > 0, f, t, path, "duration_ms", name + " needs a positive duration_ms");
+  v.check(k != proto::LEADER_MOVE || f.duration_ms() == 0, f, t, path, "duration_ms",
+          "LEADER_MOVE is instantaneous (the leadership stays moved); leave duration_ms unset");
+  if (k == proto::ZOMBIE_ENGINE && s.has_pipeline()) {
+    v.check(f.duration_ms() > engine_session_ms(s), f, t, path, "duration_ms",
+            "ZOMBIE_ENGINE must pause the instance longer than its session timeout (pipeline.engine.session_timeout_ms = " +
+                std::to_string(engine_session_ms(s)) + "), or the group never evicts it");
+  }
+  const bool engine_kind =
+      k == proto::ENGINE_CRASH || k == proto::ZOMBIE_ENGINE || k == proto::ENGINE_SCALE || k == proto::ISOLATE_ENGINE;
+  for (int n = 0; n < f.nodes_size(); ++n)
+    v.check(!engine_kind || f.nodes(n).rfind("engine-", 0) == 0, f, t, path, "nodes",
+            name + " targets engine instance nodes (engine-0 ..)", n);
+  const bool from_state = k == proto::CONTROLLER_FAILOVER || k == proto::LEADER_MOVE || k == proto::ISOLATE_LEADER;
+  v.check(!from_state || f.nodes_size() == 0, f, t, path, "nodes",
+          name + " finds its target in the cluster's state when it starts; leave nodes empty", 0);
+  const bool single = k == proto::PAUSE || k == proto::FSYNC_STALL || engine_kind;
+  v.check(!single || f.nodes_size() <= 1, f, t, path, "nodes", name + " targets one node", 1);
 }
 
 void validate_kafka(Validator& v, const proto::Scenario& s, const pb::TextFormat::ParseInfoTree* st) {
@@ -271,6 +342,16 @@ void validate_pipeline(Validator& v, const proto::Scenario& s, const pb::TextFor
   }
 
   v.check(w.instances() <= 16, w, t, path, "instances", "must be between 1 and 16 (0 means the default, 1)");
+  v.check(w.spare_instances() <= 16, w, t, path, "spare_instances", "must be at most 16");
+  {
+    // Spares start only when an ENGINE_SCALE fault scales out: without one they
+    // would idle through the run, which is surely not what the file means.
+    bool scale = false;
+    for (const auto& f : s.faults().scripted()) scale |= f.kind() == proto::ENGINE_SCALE;
+    for (int k : s.faults().random().kinds()) scale |= k == proto::ENGINE_SCALE;
+    v.check(w.spare_instances() == 0 || scale, w, t, path, "spare_instances",
+            "spare instances start only through ENGINE_SCALE faults; add ENGINE_SCALE to faults or remove spare_instances");
+  }
   const auto& es = w.engine();
   auto* et = v.nested(t, w, "engine");
   const std::string epath = path + ".engine";
@@ -321,7 +402,7 @@ std::set<std::string> workload_nodes(const proto::Scenario& s) {
     const auto& cl = s.pipeline().cluster();
     for (uint32_t i = 0; i < (cl.brokers() ? cl.brokers() : 3); ++i) out.insert("broker-" + std::to_string(i));
     for (uint32_t i = 0; i < (cl.controllers() ? cl.controllers() : 1); ++i) out.insert("controller-" + std::to_string(i));
-    const uint32_t n = s.pipeline().instances() ? s.pipeline().instances() : 1;
+    const uint32_t n = (s.pipeline().instances() ? s.pipeline().instances() : 1) + s.pipeline().spare_instances();
     for (uint32_t i = 0; i < n; ++i) out.insert("engine-" + std::to_string(i));
   }
   return out;
@@ -365,19 +446,18 @@ void validate(Validator& v, const proto::Scenario& s) {
       auto* t = v.nested(ft, f, "scripted", i);
       const std::string fpath = "faults.scripted[" + std::to_string(i) + "]";
       validate_fault_fields(v, f.scripted(i), t, fpath, nodes);
-      v.check(f.scripted(i).kind() != proto::ENGINE_CRASH || s.has_pipeline(), f.scripted(i), t, fpath, "kind",
-              "ENGINE_CRASH needs engine instances (the pipeline workload)");
-      for (int n = 0; n < f.scripted(i).nodes_size(); ++n)
-        v.check(f.scripted(i).kind() != proto::ENGINE_CRASH || f.scripted(i).nodes(n).rfind("engine-", 0) == 0,
-                f.scripted(i), t, fpath, "nodes", "ENGINE_CRASH targets engine instance nodes (engine-0 ..)", n);
+      validate_fault_kind(v, s, f.scripted(i), t, fpath);
     }
     if (f.has_random()) {
       const auto& r = f.random();
       auto* t = v.nested(ft, f, "random");
       for (int i = 0; i < r.kinds_size(); ++i) {
         v.check(r.kinds(i) != proto::FAULT_UNSPECIFIED, r, t, "faults.random", "kinds", "FAULT_UNSPECIFIED is not a fault", i);
-        v.check(r.kinds(i) != proto::ENGINE_CRASH || s.has_pipeline(), r, t, "faults.random", "kinds",
-                "ENGINE_CRASH needs engine instances (the pipeline workload)", i);
+        const std::string unfit = kind_unfit(static_cast<proto::FaultKind>(r.kinds(i)), s);
+        v.check(unfit.empty(), r, t, "faults.random", "kinds", unfit, i);
+        v.check(!needs_duration(static_cast<proto::FaultKind>(r.kinds(i))) || r.max_duration_ms() > 0, r, t,
+                "faults.random", "max_duration_ms",
+                proto::FaultKind_Name(static_cast<proto::FaultKind>(r.kinds(i))) + " needs a positive duration");
       }
       v.check(r.kinds_size() == 0 || r.mean_interval_ms() > 0, r, t, "faults.random", "mean_interval_ms",
               "must be positive when kinds are given");
@@ -399,6 +479,30 @@ void validate(Validator& v, const proto::Scenario& s) {
     }
     v.check(e.expect_violation().empty() || is_known(e.expect_violation()), e, t, "expect", "expect_violation",
             "unknown property '" + e.expect_violation() + "' (known: " + list + ")");
+    // Throughput and latency are measured by the pipeline workload only, and a
+    // property with no bound to check against would hold vacuously.
+    v.check(std::isfinite(e.min_throughput_events_per_s()) && e.min_throughput_events_per_s() >= 0, e, t, "expect",
+            "min_throughput_events_per_s", "must be a finite number, at least 0");
+    v.check(s.has_pipeline() || (e.min_throughput_events_per_s() == 0 && e.max_p99_latency_ms() == 0), e, t, "expect",
+            e.max_p99_latency_ms() ? "max_p99_latency_ms" : "min_throughput_events_per_s",
+            "throughput and latency expectations need the pipeline workload");
+    auto unbounded = [&](const std::string& p) -> std::string {
+      if (p == "throughput" && e.min_throughput_events_per_s() <= 0) return "'throughput' needs expect.min_throughput_events_per_s";
+      if (p == "latency_p99" && e.max_p99_latency_ms() == 0) return "'latency_p99' needs expect.max_p99_latency_ms";
+      return "";
+    };
+    for (int i = 0; i < e.properties_size(); ++i)
+      v.check(unbounded(e.properties(i)).empty(), e, t, "expect", "properties", unbounded(e.properties(i)), i);
+    v.check(unbounded(e.expect_violation()).empty(), e, t, "expect", "expect_violation",
+            unbounded(e.expect_violation()));
+    // A target that no code can reach would fail every sweep: refuse it here.
+    for (int i = 0; i < e.targets_size(); ++i) {
+      if (is_known_coverage_mark(e.targets(i))) continue;
+      std::string marks;
+      for (const auto& m : kCoverageMarks) marks += (marks.empty() ? "" : ", ") + std::string(m.name);
+      v.check(false, e, t, "expect", "targets",
+              "unknown coverage mark '" + e.targets(i) + "' (known: " + marks + ", buggify.<point>)", i);
+    }
   }
 }
 
@@ -417,7 +521,7 @@ std::vector<std::string> known_properties(const proto::Scenario& s) {
   if (s.has_pipeline()) {
     out = {"input_durable",    "no_duplicates",    "no_losses",          "no_open_transactions",
            "watermark_monotonic", "watermark_bounded", "no_on_time_drops", "late_behind_watermark",
-           "coverage",         "liveness"};
+           "coverage",         "liveness",          "throughput",         "latency_p99"};
   }
   out.push_back("no_task_failure");
   out.push_back("within_limits");

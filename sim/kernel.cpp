@@ -86,8 +86,14 @@ class DeterministicAlgorithm final : public bf::algo::algorithm_with_properties<
       k_.launching_ = nullptr;
     }
     SS_ASSERT(t->state == Task::State::ready, "a task became ready without going through the kernel");
-    t->ready_index = ready_.size();
-    ready_.push_back(t);
+    Kernel::Group& g = k_.groups_[t->group];
+    if (g.paused) {
+      // A stopped process: the task is ready but does not run until its group
+      // resumes (a wake-up, a delivered message or a new task all land here).
+      g.deferred.push_back(t->id);
+      return;
+    }
+    add(t);
   }
 
   bf::context* pick_next() noexcept override {
@@ -156,6 +162,14 @@ class DeterministicAlgorithm final : public bf::algo::algorithm_with_properties<
   void remove(Task* t) {
     SS_ASSERT(t->ready_index < ready_.size() && ready_[t->ready_index] == t, "task not in the ready queue");
     remove_at(t->ready_index);
+  }
+  bool queued(const Task* t) const { return t->ready_index < ready_.size() && ready_[t->ready_index] == t; }
+  // Appends a ready task that Boost already considers scheduled (a resumed task).
+  void add(Task* t) {
+    SS_ASSERT(t->state == Task::State::ready, "only a ready task joins the ready queue");
+    SS_ASSERT(t->ready_index == SIZE_MAX, "task already in the ready queue");
+    t->ready_index = ready_.size();
+    ready_.push_back(t);
   }
 
  private:
@@ -234,7 +248,7 @@ size_t Kernel::stacks_in_use() const { return stacks_->outstanding(); }
 bool Kernel::must_return_to_main() const { return stop_requested_ || limit_hit_ || !failure_.empty(); }
 
 uint32_t Kernel::add_group(uint32_t trace_node) {
-  groups_.push_back(Group{trace_node, false, {}});
+  groups_.push_back(Group{trace_node, false, {}, false, {}});
   return static_cast<uint32_t>(groups_.size() - 1);
 }
 
@@ -394,9 +408,53 @@ void Kernel::schedule_timer(Instant t, TimerTarget* target, uint64_t arg) {
   timers_.push(Timer{t, timer_seq_++, target, arg, 0});
 }
 
+void Kernel::pause_group(uint32_t group) {
+  SS_ASSERT(group < groups_.size(), "pause of an unknown group");
+  Group& g = groups_[group];
+  SS_ASSERT(!g.paused, "pause of a paused group");
+  if (g.unwinding) return;  // a crashing process is not stopped: it only unwinds
+  g.paused = true;
+  SS_ASSERT(g.deferred.empty(), "a running group has no deferred tasks");
+  // Tasks already in the ready queue leave it, in id (spawn) order so the
+  // resumed order does not depend on the queue's internal layout.
+  for (TaskId id : g.live) {
+    Task* t = find(id);
+    SS_ASSERT(t != nullptr, "live task missing from its slot");
+    if (t->state == Task::State::ready && algo_->queued(t)) {
+      algo_->remove(t);
+      g.deferred.push_back(id);
+    }
+  }
+  tracer_.record(now_, g.trace_node, TraceKind::custom, g.deferred.size(), 0, 0, "pause");
+}
+
+void Kernel::resume_group(uint32_t group) {
+  SS_ASSERT(group < groups_.size(), "resume of an unknown group");
+  Group& g = groups_[group];
+  if (!g.paused) return;
+  g.paused = false;
+  std::vector<TaskId> deferred;
+  deferred.swap(g.deferred);
+  tracer_.record(now_, g.trace_node, TraceKind::custom, deferred.size(), 0, 0, "resume");
+  for (TaskId id : deferred) {
+    Task* t = find(id);
+    // Only tasks still waiting for the CPU; anything else moved on meanwhile.
+    if (t != nullptr && t->state == Task::State::ready && !algo_->queued(t)) algo_->add(t);
+  }
+  SS_ASSERT(g.deferred.empty(), "resuming defers nothing new");
+}
+
+bool Kernel::group_paused(uint32_t group) const {
+  SS_ASSERT(group < groups_.size(), "unknown group");
+  return groups_[group].paused;
+}
+
 void Kernel::cancel_group(uint32_t group) {
   SS_ASSERT(group < groups_.size(), "cancel of an unknown group");
   Group& g = groups_[group];
+  // A stopped process can still be killed: its deferred tasks rejoin the ready
+  // queue first, so the unwinding below finds every task where it expects it.
+  resume_group(group);
   g.unwinding = true;
   for (TaskId id : g.live) {
     Task* t = find(id);

@@ -53,7 +53,7 @@ class SimStorage final : public Storage {
     return disk_.truncate(p, size);
   }
   Result<void, IoErrc> fsync(std::string_view p) override {
-    rt_.sleep_for(lat_.fsync);
+    rt_.sleep_for(lat_.fsync + rt_.fsync_stall());
     auto r = disk_.fsync(p);
     rt_.trace("fsync", r.ok() ? 1 : 0);
     return r;
@@ -67,7 +67,7 @@ class SimStorage final : public Storage {
     return disk_.remove(p);
   }
   Result<void, IoErrc> sync_dir() override {
-    rt_.sleep_for(lat_.fsync);
+    rt_.sleep_for(lat_.fsync + rt_.fsync_stall());
     return disk_.sync_dir();
   }
   Result<std::string, IoErrc> read(std::string_view p, uint64_t off, uint64_t len) override {
@@ -225,6 +225,7 @@ CrashReport Simulation::crash(NodeId id, CrashMode mode) {
   SimRuntime& n = *nodes_.at(id);
   SS_ASSERT(n.up_, "crash of a node that is down");
   n.up_ = false;
+  n.paused_ = false;  // cancel_group below also resumes the stopped process to unwind it
   kernel_->cancel_group(n.group_);
   net_->node_down(id);
   CrashReport rep;
@@ -238,6 +239,37 @@ CrashReport Simulation::crash(NodeId id, CrashMode mode) {
   n.logger_->info("crashed ({}; {} unsynced bytes lost, {} files torn)",
                   mode == CrashMode::wipe_disk ? "disk wiped" : "disk kept", rep.bytes_lost, rep.files_torn);
   return rep;
+}
+
+void Simulation::pause(NodeId id) {
+  SimRuntime& n = *nodes_.at(id);
+  SS_ASSERT(n.up_, "pause of a node that is down");
+  SS_ASSERT(!n.paused_, "pause of a paused node");
+  n.paused_ = true;
+  kernel_->pause_group(n.group_);
+  tracer_.record(now(), n.trace_node_, TraceKind::fault, 0, 0, 0, "pause " + n.name_);
+  n.logger_->info("paused");
+}
+
+void Simulation::resume(NodeId id) {
+  SimRuntime& n = *nodes_.at(id);
+  if (!n.paused_) return;
+  SS_ASSERT(n.up_, "a paused node is up (a crash ends the pause)");
+  n.paused_ = false;
+  kernel_->resume_group(n.group_);
+  tracer_.record(now(), n.trace_node_, TraceKind::heal, 0, 0, 0, "pause " + n.name_);
+  n.logger_->info("resumed");
+}
+
+void Simulation::set_fsync_stall(NodeId id, Duration extra) {
+  SS_ASSERT(extra >= Duration::zero(), "an fsync stall adds latency");
+  SimRuntime& n = *nodes_.at(id);
+  n.fsync_stall_ = extra;
+  if (extra > Duration::zero()) {
+    tracer_.record(now(), n.trace_node_, TraceKind::fault, static_cast<uint64_t>(extra.ns()), 0, 0, "fsync stall " + n.name_);
+  } else {
+    tracer_.record(now(), n.trace_node_, TraceKind::heal, 0, 0, 0, "fsync stall " + n.name_);
+  }
 }
 
 void Simulation::restart(NodeId id) {

@@ -143,10 +143,11 @@ std::vector<PropertyResult> check_exactly_once(const PipelineHistory& h) {
   return out;
 }
 
-std::vector<PropertyResult> check_pipeline(const PipelineHistory& h) {
+std::vector<PropertyResult> check_pipeline(const PipelineHistory& h, const PerfExpectations& perf) {
   std::vector<PropertyResult> all = check_exactly_once(h);
   for (auto& p : check_watermarks(h)) all.push_back(std::move(p));
   for (auto& p : check_pipeline_liveness(h)) all.push_back(std::move(p));
+  for (auto& p : check_performance(h, perf)) all.push_back(std::move(p));
   return all;
 }
 

@@ -13,6 +13,7 @@
 
 namespace streamsim::harness {
 
+using scenarios::EngineStart;
 using scenarios::PipelineHistory;
 using scenarios::PropertyResult;
 
@@ -77,6 +78,33 @@ std::vector<PropertyResult> check_watermarks(const PipelineHistory& h) {
         c.add(w.engine + " batch " + std::to_string(w.batch) + ": watermark went back from " + ms_text(it->second) +
               " to " + ms_text(w.from_ms));
       last[w.engine] = std::max(w.to_ms, it == last.end() ? kMinMs : it->second);
+    }
+    // Across restarts: an incarnation starts at or above every watermark any
+    // incarnation had committed before it started (the engine reads them all
+    // back before it takes work). Only committed watermarks bind it: an
+    // advance whose batch never committed may be redone lower.
+    std::map<std::string, std::pair<int64_t, std::string>> floor;  // incarnation -> (highest committed, by whom)
+    {
+      std::vector<EngineStart> starts = h.engine_starts;
+      std::stable_sort(starts.begin(), starts.end(), [](const auto& a, const auto& b) { return a.at < b.at; });
+      size_t next = 0;
+      std::pair<int64_t, std::string> best{kMinMs, ""};
+      for (const auto& s : starts) {
+        for (; next < h.watermark_commits.size() && h.watermark_commits[next].at < s.at; ++next) {
+          const auto& cm = h.watermark_commits[next];
+          SS_ASSERT(next == 0 || h.watermark_commits[next - 1].at <= cm.at, "commits are recorded in time order");
+          if (cm.watermark_ms > best.first)
+            best = {cm.watermark_ms, cm.engine + " batch " + std::to_string(cm.batch) + " at " + format_instant(cm.at)};
+        }
+        floor[s.engine] = best;
+      }
+    }
+    for (const auto& w : h.watermarks) {
+      auto f = floor.find(w.engine);
+      if (f == floor.end() || f->second.first == kMinMs || w.from_ms >= f->second.first) continue;
+      c.add(w.engine + " batch " + std::to_string(w.batch) + ": watermark advance from " + ms_text(w.from_ms) +
+            " starts below " + ms_text(f->second.first) + ", committed by " + f->second.second +
+            " before this incarnation started");
     }
     out.push_back(c.result("watermark_monotonic"));
   }

@@ -69,6 +69,9 @@ class Recorder final : public e::EngineObserver {
   void on_watermark(const e::WatermarkAdvance& a) override {
     h_.watermarks.push_back(WatermarkReport{name_, rt_.now(), a.from.ms(), a.to.ms(), a.batch});
   }
+  void on_commit(const e::WatermarkCommit& c) override {
+    h_.watermark_commits.push_back(WatermarkCommit{name_, rt_.now(), c.batch, c.partition, c.watermark.ms()});
+  }
   void on_late(const e::LateEvent& l) override {
     h_.late_reports.push_back(LateReport{name_, rt_.now(), e::to_string(l.source), l.event_time.ms(), l.watermark.ms()});
   }
@@ -151,9 +154,13 @@ void PipelineWorkload::setup(sim::Simulation& sim) {
   for (sim::NodeId c : cluster_->controller_nodes()) targets_.push_back(c);
   for (uint32_t i = 0; i < n_producers_; ++i)
     sim.add_node("producer-" + std::to_string(i), [this, i](SimRuntime& rt) { producer_main(rt, i); });
-  for (uint32_t i = 0; i < n_instances_; ++i)
-    engines_.push_back(
-        sim.add_node("engine-" + std::to_string(i), [this, i](SimRuntime& rt) { engine_main(rt, i); }).id());
+  const uint32_t spares = cfg_.spare_instances();
+  for (uint32_t i = 0; i < n_instances_ + spares; ++i) {
+    wanted_[i] = i < n_instances_;
+    const sim::NodeId id =
+        sim.add_node("engine-" + std::to_string(i), [this, i](SimRuntime& rt) { engine_node_main(rt, i); }).id();
+    (i < n_instances_ ? engines_ : spares_).push_back(id);
+  }
   sim.add_node("final-reader", [this](SimRuntime& rt) { final_reader_main(rt); });
 }
 
@@ -193,6 +200,7 @@ void PipelineWorkload::producer_main(SimRuntime& rt, uint32_t index) {
       if (!d.error) {
         s.acked = true;
         s.offset = d.offset.value;
+        s.acked_at = rt.now();  // the throughput checker's end of the input phase
       } else {
         ++sends_failed_;
       }
@@ -289,6 +297,7 @@ void PipelineWorkload::producer_main(SimRuntime& rt, uint32_t index) {
 
 void PipelineWorkload::engine_main(SimRuntime& rt, uint32_t index) {
   const std::string name = "engine-" + std::to_string(index) + "#" + std::to_string(++incarnations_[index]);
+  history_.engine_starts.push_back(EngineStart{name, rt.now()});
   rt.sleep_for(Duration::seconds(1));  // the cluster elects its controller first
   sim::kafka::SimKafka kafka(rt);
   e::PipelineRegistry reg;
@@ -337,10 +346,12 @@ void PipelineWorkload::engine_main(SimRuntime& rt, uint32_t index) {
         ++w.history_.engine_crashes;
         if (inst->committing()) ++w.history_.engine_crashes_in_txn;
       }
+      w.history_.engine_fenced += inst->stats().fenced;
       w.live_.erase(i);
     }
   } guard{*this, index, inst->get(), alive_};
   live_[index] = inst->get();
+  if (!wanted_[index]) (*inst)->request_stop();  // scaled in while it was starting
   auto r = (*inst)->run();
   if (!r.ok()) history_.engine_errors.push_back(name + ": " + r.error().format());
 }
@@ -547,6 +558,76 @@ void PipelineWorkload::final_reader_main(SimRuntime& rt) {
   sim_->kernel().request_stop();
 }
 
+// --------------------------------------------------------------- scaling ---
+
+void PipelineWorkload::engine_node_main(SimRuntime& rt, uint32_t index) {
+  for (;;) {
+    while (!wanted_[index]) changed_.wait(rt);
+    engine_main(rt, index);
+    // An instance that stopped on request (scaled in) leaves the node idle
+    // until it is wanted again; one that stopped on its own (an error, which
+    // engine_main recorded) is not restarted.
+    if (wanted_[index]) return;
+    ++history_.engine_stops;
+  }
+}
+
+std::optional<uint32_t> PipelineWorkload::engine_index(sim::NodeId node) const {
+  for (size_t i = 0; i < engines_.size(); ++i)
+    if (engines_[i] == node) return static_cast<uint32_t>(i);
+  for (size_t i = 0; i < spares_.size(); ++i)
+    if (spares_[i] == node) return static_cast<uint32_t>(engines_.size() + i);
+  return std::nullopt;
+}
+
+bool PipelineWorkload::engine_active(sim::NodeId engine) const {
+  auto i = engine_index(engine);
+  return i && wanted_.at(*i);
+}
+
+bool PipelineWorkload::scale_out(sim::NodeId engine) {
+  auto i = engine_index(engine);
+  SS_ASSERT(i.has_value(), "scale_out of a node that is no engine");
+  if (wanted_[*i]) return false;
+  wanted_[*i] = true;
+  changed_.notify_all();
+  return true;
+}
+
+bool PipelineWorkload::scale_in(sim::NodeId engine) {
+  auto i = engine_index(engine);
+  SS_ASSERT(i.has_value(), "scale_in of a node that is no engine");
+  if (!wanted_[*i]) return false;
+  wanted_[*i] = false;
+  // The instance, if one runs now, stops at its next batch boundary; one that
+  // is still starting stops as soon as it registers (engine_main).
+  if (auto it = live_.find(*i); it != live_.end()) it->second->request_stop();
+  return true;
+}
+
+std::vector<std::string> PipelineWorkload::engine_transactional_ids(sim::NodeId engine) const {
+  std::vector<int32_t> parts;
+  if (auto i = engine_index(engine)) {
+    if (auto it = live_.find(*i); it != live_.end()) parts = it->second->partitions();
+  }
+  if (parts.empty()) {
+    for (int32_t p = 0; p < source_partitions_; ++p) parts.push_back(p);
+  }
+  std::vector<std::string> ids;
+  for (int32_t p : parts) ids.push_back(e::transactional_id(app_, source_, p));
+  return ids;
+}
+
+uint64_t PipelineWorkload::engine_fenced() const {
+  uint64_t n = history_.engine_fenced;  // instances that ended
+  for (const auto& [i, inst] : live_) n += inst->stats().fenced;
+  return n;
+}
+
+Duration PipelineWorkload::engine_session_timeout() const {
+  return Duration::millis(static_cast<int64_t>(or_default<uint64_t>(cfg_.engine().session_timeout_ms(), 6'000)));
+}
+
 void PipelineWorkload::begin_liveness() {
   liveness_ = true;
   liveness_start_ = sim_->now();
@@ -568,6 +649,8 @@ std::vector<std::pair<std::string, double>> PipelineWorkload::metrics() const {
           {"late_events", static_cast<double>(history_.late.size())},
           {"engine_crashes", static_cast<double>(history_.engine_crashes)},
           {"engine_crashes_in_txn", static_cast<double>(history_.engine_crashes_in_txn)},
+          {"engine_fenced", static_cast<double>(engine_fenced())},
+          {"engine_stops", static_cast<double>(history_.engine_stops)},
           {"watermark_advances", static_cast<double>(history_.watermarks.size())},
           {"settle_ms", static_cast<double>(history_.settle_time.ns() / 1'000'000)}};
 }

@@ -40,6 +40,7 @@ Controller::Answer Controller::handle_alter_partition(const AlterPartitionReq& r
   if (std::find(isr.begin(), isr.end(), p.leader) == isr.end()) isr.insert(isr.begin(), p.leader);
   std::sort(isr.begin(), isr.end());
   if (isr != p.isr) {
+    rt_.probe(isr.size() < p.isr.size() ? "kafka.isr_shrink" : "kafka.isr_expand");
     p.isr = isr;
     ++p.partition_epoch;
     rt_.trace("kafka/isr_change", static_cast<uint64_t>(p.isr.size()), static_cast<uint64_t>(p.partition_epoch));

@@ -91,6 +91,12 @@ void Broker::follower_loop(TopicPartition tp) {
       h->fetcher_running = false;
       return;
     }
+    // BUGGIFY: a follower's next fetch is late (a slow replica thread, a GC
+    // pause): the high watermark lags and acks=all waits longer.
+    if (rt_.buggify("kafka.replica.fetch_delay")) {
+      rt_.sleep_for(Duration::millis(50 + static_cast<int64_t>(rt_.random().uniform(250))));
+      continue;  // leadership may have changed meanwhile: look again
+    }
     const BrokerId leader = h->replica.leader();
     auto req = std::make_shared<FetchReq>();
     req->replica = id_;
@@ -120,6 +126,7 @@ void Broker::follower_loop(TopicPartition tp) {
       UniqueLock lk(rt_, h->write);
       if (h->replica.is_leader() || h->replica.leader() != leader) continue;  // changed while waiting for the lock
       e = h->replica.on_fetch_response(rf);
+      if (e == Errc::no_error && rf.truncate_to) rt_.probe("kafka.log_truncated");
       if (e == Errc::no_error) flush_if_configured(*h, static_cast<int64_t>(rf.batches.size()));
     }
     if (e == Errc::no_error) {

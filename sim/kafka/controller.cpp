@@ -514,6 +514,8 @@ std::shared_ptr<const Payload> Controller::not_controller(const Payload& body) c
     r = std::make_shared<CreateTopicsResp>();
   } else if (dynamic_cast<const ControllerMetadataReq*>(&body)) {
     r = std::make_shared<ControllerMetadataResp>();
+  } else if (dynamic_cast<const ElectLeadersReq*>(&body)) {
+    r = std::make_shared<ElectLeadersResp>();
   } else {
     return nullptr;
   }
@@ -537,6 +539,8 @@ void Controller::serve(const Request& req) {
     a = handle_alter_partition(*ap);
   } else if (auto* ct = dynamic_cast<const CreateTopicsReq*>(&body)) {
     a = handle_create_topics(*ct);
+  } else if (auto* el = dynamic_cast<const ElectLeadersReq*>(&body)) {
+    a = handle_elect_leaders(*el);
   } else if (dynamic_cast<const ControllerMetadataReq*>(&body)) {
     a.resp = std::make_shared<ControllerMetadataResp>();
     a.commit_version = image_.version;
@@ -624,6 +628,9 @@ void Controller::elect(PartitionState& p, const TopicState& t) {
   if (unclean) p.isr = {chosen};
   rt_.trace(unclean ? "kafka/unclean_election" : "kafka/leader_election", static_cast<uint64_t>(chosen + 1),
             static_cast<uint64_t>(p.leader_epoch));
+  if (chosen >= 0) rt_.probe("kafka.leader_epoch_change");
+  if (chosen < 0) rt_.probe("kafka.partition_offline");
+  if (unclean) rt_.probe("kafka.unclean_election");
   rt_.log().info("{}-{}: leader {} epoch {}{} isr [{}]", p.tp.topic, p.tp.partition, chosen, p.leader_epoch,
                  unclean ? " (unclean)" : "", join(p.isr));
 }
@@ -638,6 +645,7 @@ void Controller::broker_down(BrokerId b) {
     if (contains(p.isr, b) && p.isr.size() > 1) {
       p.isr.erase(std::remove(p.isr.begin(), p.isr.end(), b), p.isr.end());
       ++p.partition_epoch;
+      rt_.probe("kafka.isr_shrink");
     }
     if (p.leader == b) elect(p, t);
   }

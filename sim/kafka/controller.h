@@ -111,6 +111,7 @@ class Controller {
   Answer handle_heartbeat(const BrokerHeartbeatReq& r);
   Answer handle_alter_partition(const AlterPartitionReq& r);
   Answer handle_create_topics(const CreateTopicsReq& r);
+  Answer handle_elect_leaders(const ElectLeadersReq& r);
 
  private:
   enum class Role { follower, candidate, leader };

@@ -39,6 +39,9 @@ std::shared_ptr<const Payload> Broker::handle_fetch(const FetchReq& r) {
           auto b = h->replica.read(fp.fetch_offset, 1 << 20, r.read_committed);
           if (b.ok()) {
             res.batches = std::move(*b);
+            // BUGGIFY: a fetch may return less than is available (size
+            // limits, a segment boundary); the consumer must fetch again.
+            if (res.batches.size() > 1 && rt_.buggify("kafka.fetch.short_read")) res.batches.resize(1);
           } else {
             res.error = b.error();
           }

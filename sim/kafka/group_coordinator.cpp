@@ -140,6 +140,11 @@ Result<TopicPartition, Errc> GroupCoordinator::check_coordinator(const std::stri
   if (h == nullptr || !h->replica.is_leader()) return unexpected(Errc::not_coordinator);
   const int32_t epoch = h->replica.leader_epoch();
   PartitionLoad& pl = partitions_[tp.partition];
+  // BUGGIFY: COORDINATOR_LOAD_IN_PROGRESS although the load is done (a real
+  // coordinator answers it for a while after every leader change); retriable.
+  if (pl.loaded_epoch == epoch && broker_.runtime().buggify("kafka.group.load_in_progress")) {
+    return unexpected(Errc::coordinator_load_in_progress);
+  }
   if (pl.loaded_epoch == epoch) return tp;
   if (pl.loading_epoch != epoch) {
     pl.loading_epoch = epoch;
@@ -268,6 +273,7 @@ void GroupCoordinator::prepare_rebalance(Group& g, const char* reason) {
   const Duration max = max_rebalance_timeout(g);
   g.join_deadline = rt.now() + (initial ? std::min(broker_.config().group_initial_rebalance_delay, max) : max);
   rt.trace("kafka/group_rebalance", static_cast<uint64_t>(g.generation), g.members.size());
+  if (!initial) rt.probe("kafka.group_rebalance");
   rt.log().info("group {}: preparing rebalance of generation {} ({})", g.id, g.generation, reason);
   g.changed.notify_all();
   wake();
@@ -392,6 +398,7 @@ void GroupCoordinator::expire(Group& g) {
   }
   for (const auto& id : expired) {
     broker_.runtime().trace("kafka/group_session_expired", static_cast<uint64_t>(g.generation), 0);
+    broker_.runtime().probe("kafka.group_session_expired");
     remove_member(g, id, "session timeout");
   }
   if (g.state == GroupState::preparing_rebalance) {
@@ -625,6 +632,7 @@ void GroupCoordinator::unload(int32_t partition) {
   }
   partitions_[partition].loaded_epoch = -1;
   rt.trace("kafka/group_unload", static_cast<uint64_t>(partition), n);
+  if (n > 0) rt.probe("kafka.group_coordinator_moved");
 }
 
 void GroupCoordinator::load(TopicPartition tp, int32_t epoch) {

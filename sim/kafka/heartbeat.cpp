@@ -32,6 +32,12 @@ std::shared_ptr<const Payload> GroupCoordinator::heartbeat(const HeartbeatReq& r
     return resp;
   }
   it->second.last_heartbeat = broker_.runtime().now();
+  // BUGGIFY: the coordinator starts a rebalance nobody asked for (Kafka does
+  // when a member rejoins with new metadata or a static member is replaced);
+  // members must rejoin and keep one owner per partition per generation.
+  if (g->state == GroupState::stable && broker_.runtime().buggify("kafka.group.spurious_rebalance")) {
+    prepare_rebalance(*g, "buggify: spurious rebalance");
+  }
   // CompletingRebalance: members may heartbeat between their JoinGroup and
   // SyncGroup answers; that is a normal heartbeat (Kafka).
   if (g->state == GroupState::preparing_rebalance) resp->error = Errc::rebalance_in_progress;

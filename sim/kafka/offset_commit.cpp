@@ -37,7 +37,10 @@ std::shared_ptr<const Payload> GroupCoordinator::offset_commit(const OffsetCommi
     if (g->state == GroupState::completing_rebalance) return all(Errc::rebalance_in_progress);
     auto it = g->members.find(r.member_id);
     if (it == g->members.end()) return all(Errc::unknown_member_id);
-    if (r.generation != g->generation) return all(Errc::illegal_generation);
+    if (r.generation != g->generation) {
+      rt.probe("kafka.commit_fenced_generation");
+      return all(Errc::illegal_generation);
+    }
     it->second.last_heartbeat = rt.now();
   }
   auto stored = store_offsets(*g, tp, r.offsets, -1, -1);

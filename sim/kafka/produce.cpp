@@ -36,9 +36,12 @@ ProducePartitionResult Broker::append_and_wait(const TopicPartition& tp, const B
   }
   res.error = o.error;
   res.base_offset = o.base_offset;
+  if (o.error == Errc::out_of_order_sequence_number) rt_.probe("kafka.out_of_order_sequence");
+  if (o.error == Errc::invalid_producer_epoch) rt_.probe("kafka.stale_producer_epoch_rejected");
   if (o.error != Errc::no_error) return res;
   h->changed.notify_all();
   if (o.duplicate) rt_.trace("kafka/duplicate_batch", static_cast<uint64_t>(o.base_offset), 0);
+  if (o.duplicate) rt_.probe("kafka.duplicate_batch");
   if (acks != -1) return res;
   const int32_t epoch = h->replica.leader_epoch();
   const Instant deadline = rt_.now() + timeout;
@@ -56,6 +59,13 @@ ProducePartitionResult Broker::append_and_wait(const TopicPartition& tp, const B
       res.error = Errc::request_timed_out;
       break;
     }
+  }
+  // BUGGIFY: the append succeeded but the answer says NOT_LEADER_OR_FOLLOWER,
+  // as when leadership moves just as the response is built. The client
+  // refreshes metadata and retries; an idempotent producer's retry must be
+  // recognised as a duplicate, not appended twice.
+  if (res.error == Errc::no_error && rt_.buggify("kafka.produce.spurious_not_leader")) {
+    res.error = Errc::not_leader_or_follower;
   }
   return res;
 }

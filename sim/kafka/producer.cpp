@@ -301,6 +301,7 @@ class SimProducer final : public k::Producer {
   k::Error txn_failure(Errc code, const std::string& what, bool abortable) {
     const std::string msg = what + ": " + k::to_string(code);
     if (code == Errc::producer_fenced || code == Errc::invalid_producer_epoch) {
+      rt_.probe("kafka.producer_fenced");
       k::Error e = err(Errc::local_fenced, msg + " (fenced by a newer producer with the same transactional.id)");
       set_fatal(e);
       return e;
@@ -708,6 +709,7 @@ class SimProducer final : public k::Producer {
     if (retriable(res.error)) return retry_later(res.error, k::to_string(res.error));
     if (txn_ && (res.error == Errc::invalid_producer_epoch || res.error == Errc::producer_fenced)) {
       // The coordinator bumped the epoch for a newer producer (or a timeout): fenced.
+      rt_.probe("kafka.producer_fenced");
       k::Error fenced = err(Errc::local_fenced, std::string("produce fenced: ") + k::to_string(res.error));
       fenced.fatal = true;
       finish(fenced, -1, k::Persistence::possibly_persisted);

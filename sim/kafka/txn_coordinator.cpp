@@ -124,6 +124,8 @@ Result<int32_t, Errc> TxnCoordinator::shard_for(const std::string& id) {
     return unexpected(Errc::coordinator_load_in_progress);
   }
   if (!it->second.loaded) return unexpected(Errc::coordinator_load_in_progress);
+  // BUGGIFY: as the group coordinator's kafka.group.load_in_progress.
+  if (broker_.runtime().buggify("kafka.txn.load_in_progress")) return unexpected(Errc::coordinator_load_in_progress);
   return p;
 }
 
@@ -197,6 +199,7 @@ void TxnCoordinator::sync_shards() {
     if (h == nullptr || !h->replica.is_leader() || h->replica.leader_epoch() != it->second.leader_epoch) {
       broker_.runtime().trace("kafka/txn_unload", static_cast<uint64_t>(it->first),
                               static_cast<uint64_t>(it->second.leader_epoch));
+      broker_.runtime().probe("kafka.txn_coordinator_moved");
       it = shards_.erase(it);
     } else {
       ++it;
@@ -240,6 +243,7 @@ void TxnCoordinator::run() {
       auto [p, id] = to_abort[i];
       const int32_t epoch = epochs_abort[i];
       rt.trace("kafka/txn_timeout", static_cast<uint64_t>(p), static_cast<uint64_t>(epoch));
+      rt.probe("kafka.txn_timeout_abort");
       rt.log().info("transaction of {} timed out: aborting", id);
       // Mark it pending now so the next round does not start a second abort.
       shards_[p].pending.insert(id);
@@ -376,6 +380,7 @@ TxnCoordinator::InitResult TxnCoordinator::init_producer_id(const InitProducerId
     out.producer_epoch = next.producer_epoch;
     broker_.runtime().trace("kafka/txn_init", static_cast<uint64_t>(next.producer_id),
                             static_cast<uint64_t>(next.producer_epoch));
+    if (next.producer_epoch > 0) broker_.runtime().probe("kafka.producer_epoch_bump");
   }
   return out;
 }
@@ -396,6 +401,7 @@ Errc TxnCoordinator::fence_and_abort(int32_t p, int32_t epoch, const std::string
   if (e != Errc::no_error) return e;
   broker_.runtime().trace("kafka/txn_fenced", static_cast<uint64_t>(next.producer_id),
                           static_cast<uint64_t>(next.producer_epoch));
+  broker_.runtime().probe("kafka.txn_fence_abort");
   s = shard_at(p, epoch);
   if (s != nullptr && !s->completing.count(id)) {
     s->completing.insert(id);

@@ -31,6 +31,7 @@ std::shared_ptr<const Payload> GroupCoordinator::txn_offset_commit(const TxnOffs
     return resp;
   }
   if (r.generation >= 0 && r.generation != g->generation) {
+    rt.probe("kafka.commit_fenced_generation");
     resp->error = Errc::illegal_generation;
     return resp;
   }

@@ -107,7 +107,7 @@ TEST_CASE("describe() gives a one-line plan", "[engine][pipeline]") {
 TEST_CASE("registry: a known pipeline builds from text parameters", "[engine][registry]") {
   PipelineRegistry reg;
   register_builtin_pipelines(reg);
-  CHECK(reg.names() == std::vector<std::string>{"click-counts"});
+  CHECK(reg.names() == std::vector<std::string>{"click-counts", "enriched-clicks", "windowed-aggregate"});
   auto p = reg.build("click-counts", {{"window", "10s"}, {"watermark_delay", "2s"}, {"output_mode", "update"}});
   REQUIRE(p);
   CHECK(p->plan().window_size_ms == 10'000);

@@ -55,9 +55,21 @@ struct EngineMetrics {
   uint64_t dead_letters = 0;
   uint64_t duplicates_dropped = 0;
   uint64_t filtered = 0;
+  uint64_t join_unmatched = 0;   // inner join_table: rows whose key had no table entry, dropped
   uint64_t windows_emitted = 0;  // append mode: windows and sessions closed and emitted
   uint64_t state_entries = 0;    // current, summed over tasks
   Watermark watermark;           // current global watermark
+};
+
+// A task's batch became durable with this global watermark in its meta entry
+// (exactly-once: its transaction committed; at-least-once: its changelog was
+// flushed). Reported by the Kafka wiring (EngineInstance), after the batch's
+// on_batch. An engine never starts below a watermark committed before it
+// started (docs/semantics.md, "Watermarks"): checkers judge restarts by these.
+struct WatermarkCommit {
+  uint64_t batch = 0;
+  int32_t partition = 0;
+  Watermark watermark;
 };
 
 struct BatchSummary {
@@ -75,6 +87,7 @@ class EngineObserver {
   virtual void on_late(const LateEvent&) {}
   virtual void on_dead_letter(const DeadLetter&) {}
   virtual void on_batch(const BatchSummary&) {}
+  virtual void on_commit(const WatermarkCommit&) {}
 };
 
 }  // namespace streamsim::engine

@@ -34,6 +34,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace streamsim::engine {
@@ -59,9 +60,16 @@ struct EngineLimits {
   size_t max_flat_map_fanout = 1'024;      // rows one flat_map call may return
 };
 
+class JoinTables;  // table.h
+
 struct EngineOptions {
   EngineLimits limits;
   EngineObserver* observer = nullptr;  // not owned; must outlive the Query
+  // The tables of the pipeline's join_table stages, loaded by whoever runs the
+  // query (TableLoader, TestStream) and changed only between batches. A batch
+  // of a pipeline with joins fails (invalid_config, field "tables") while one
+  // of its tables is not loaded.
+  std::shared_ptr<const JoinTables> tables;
   // TEST ONLY: added to the computed global watermark (before monotonic
   // clamping). A positive skew makes the engine close windows early and drop
   // on-time events as late: the canary that proves a watermark checker works.
@@ -84,7 +92,28 @@ struct TaskOutput {
   std::vector<DeadLetter> dead_letters;   // with the dead-letter policy `route`
   std::vector<ChangelogEntry> changelog;  // state changes, then the task's meta entry
   int64_t next_offset = -1;               // offset to resume at; -1 before any input
+  bool idle = false;  // the partition counted as idle at the batch's watermark advance (in the meta entry)
 };
+
+// What a task's meta entry says about its partition's progress: what another
+// engine instance needs to count the partition in its global watermark
+// (docs/semantics.md, "Watermarks").
+struct PartitionProgress {
+  std::optional<EventTime> max_event_time;  // unset: no event yet
+  int64_t next_offset = -1;                 // -1 before any input
+  bool idle = false;                        // its owner counted it as idle in that batch
+  Watermark watermark = Watermark::min();   // the global watermark its owner committed with it
+  bool operator==(const PartitionProgress&) const = default;
+};
+
+// The progress in a changelog entry if it is a task's meta entry (key and value
+// as the changelog stores them, without the instance's topic/partition prefix),
+// else nullopt. Does not suspend.
+std::optional<PartitionProgress> decode_progress(std::string_view key, std::string_view value);
+// Merges a newer reading into what was known of a partition: event time, offset
+// and watermark only grow; idleness comes from the reading that is furthest
+// along (by next offset).
+PartitionProgress merge_progress(const PartitionProgress& known, const PartitionProgress& reading);
 
 struct BatchOutput {
   uint64_t batch = 0;
@@ -101,12 +130,27 @@ struct BatchOutput {
 // partition's max event time and when it last had records; the global watermark
 // is min over non-idle partitions of (max event time - delay), plus the TEST
 // skew, never below its previous value.
+//
+// Two kinds of partitions take part: owned ones (add_partition/observe: what
+// this query's tasks saw) and remote ones, owned by another engine instance
+// (set_remote: what their owners committed). A remote partition is idle when
+// its owner said so in its last meta entry, or when its committed progress (its
+// next offset) has not moved for the idle timeout of this tracker's processing
+// time: a partition whose owner is gone must not hold the watermark forever.
 class WatermarkTracker {
  public:
   WatermarkTracker(std::optional<int64_t> delay_ms, std::optional<Duration> idle_timeout, int64_t skew_ms);
 
+  // Takes over a partition (dropping its remote entry, if any).
   void add_partition(int32_t partition, std::optional<EventTime> max_event_time, Instant now);
   void remove_partition(int32_t partition);
+  // A partition another instance owns, with what its owner last committed
+  // (nullopt: nothing yet; it holds the watermark like a silent new partition).
+  // The first call starts tracking it; progress only counts when its next
+  // offset moves. Raises the global watermark to the committed one (a valid
+  // watermark of another instance). Precondition: not an owned partition.
+  void set_remote(int32_t partition, const std::optional<PartitionProgress>& progress, Instant now);
+  void remove_remote(int32_t partition);
   // Raises the global watermark to w if higher (a restore, a floor). Returns it.
   Watermark raise_to(Watermark w);
   // A partition's batch: its max event time (if it saw one) and whether it had records.
@@ -123,11 +167,19 @@ class WatermarkTracker {
     std::optional<EventTime> max_event_time;
     Instant last_active;
   };
+  struct RemoteState {
+    std::optional<EventTime> max_event_time;
+    int64_t next_offset = -1;
+    bool owner_idle = false;
+    Instant last_active;  // this tracker's processing time when its progress last moved
+  };
+  bool remote_idle(const RemoteState& st, Instant now) const;
   std::optional<int64_t> delay_ms_;
   std::optional<Duration> idle_timeout_;
   int64_t skew_ms_;
   Watermark global_ = Watermark::min();
   std::map<int32_t, PartitionState> partitions_;
+  std::map<int32_t, RemoteState> remote_;
 };
 
 // The state and operators of one input partition. Owned by a Query (or by the
@@ -163,6 +215,10 @@ class PartitionTask {
   uint64_t restored_batch() const;
   // The max event time seen by the last ingest (unset if it saw none).
   std::optional<EventTime> batch_max_event_time() const;
+  // Between ingest and finish: whether the partition counts as idle at this
+  // batch's watermark advance; the meta entry records it for other instances.
+  void mark_idle(bool idle);
+  bool idle() const;
 
  private:
   struct Impl;
@@ -191,6 +247,11 @@ class Query {
   Result<void, EngineError> add_partition(int32_t partition, const std::vector<ChangelogEntry>& restored,
                                           Instant now);
   void remove_partition(int32_t partition);
+  // Scale-out: the committed progress of a partition another instance owns
+  // (WatermarkTracker::set_remote). Call between batches; the next batch's
+  // watermark counts it. Precondition: the query does not own the partition.
+  void set_remote_progress(int32_t partition, const std::optional<PartitionProgress>& progress, Instant now);
+  void remove_remote(int32_t partition);
 
   Checkpoint checkpoint() const;
   std::vector<int32_t> partitions() const;

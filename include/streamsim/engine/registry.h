@@ -87,6 +87,13 @@ std::optional<Duration> parse_duration(const std::string& text);
 
 // Registers the engine's built-in pipelines:
 //   click-counts: per-key tumbling-window count of the source topic's records.
+//   windowed-aggregate: per-key count / sum / min / max / avg in tumbling,
+//     sliding or session windows, with optional dedup and a typed, JSON or
+//     int64-text decoder (JSON: key, value and event-time members).
+//   enriched-clicks: clicks joined to a users table topic (user -> attribute),
+//     then a count or sum per attribute in tumbling windows.
+// Parameter combinations the pipeline cannot take (a slide on a tumbling
+// window, update mode on sessions, ...) are errors naming params.<name>.
 void register_builtin_pipelines(PipelineRegistry& registry);
 
 }  // namespace streamsim::engine

@@ -12,15 +12,24 @@
 // Elements are encoded with the engine's record encoding (decoders::typed(), the
 // pipeline's default), the record timestamp is the event time, and offsets are
 // assigned per partition from 0. A pipeline with another decoder takes add_raw().
-// Not thread-safe; owns its Query.
+//
+// Join tables (join_table): each table topic is modelled as its log of
+// records. set_table() / delete_from_table() append to it; the query sees the
+// table as the TableRefresh rule (table.h) loads it, exactly as an
+// EngineInstance would: before the first batch, before the first batch after
+// restore(), and every table_refresh_batches batches. So a change written
+// after the first batch is invisible until the next reload.
+// Not thread-safe; owns its Query and its tables.
 #pragma once
 
 #include <streamsim/core/result.h>
 #include <streamsim/core/time.h>
 #include <streamsim/engine/query.h>
+#include <streamsim/engine/table.h>
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,6 +54,20 @@ class TestStream {
   // The next batch starts with the watermark at least w (max(): end of input).
   TestStream& advance_watermark_to(Watermark w);
 
+  // Appends key -> value (typed-encoded, for a table read with the default
+  // decoders::typed()) to a table topic's log. Precondition: the pipeline
+  // joins against `topic` (SS_ASSERT).
+  TestStream& set_table(const std::string& topic, Value key, Value value);
+  // Appends a tombstone (a null value) for key: the key is deleted.
+  TestStream& delete_from_table(const std::string& topic, Value key);
+  // Appends a raw record (any table decoder); a null value is a tombstone.
+  TestStream& add_table_raw(const std::string& topic, InputRecord record);
+  // Reloads every table now, as a restart would, without restoring state.
+  TestStream& reload_tables();
+  // What the query currently sees, and what the last load found per topic.
+  const JoinTables& tables() const { return *tables_; }
+  const std::map<std::string, TableLoadStats>& table_load_stats() const { return table_stats_; }
+
   // Runs the queued elements as one micro-batch (possibly empty). The output of
   // every batch is also kept in history().
   Result<BatchOutput, EngineError> run_batch();
@@ -67,8 +90,11 @@ class TestStream {
   static std::vector<std::string> format(const std::vector<OutputRow>& rows);
 
  private:
+  void load_tables();
+
   Pipeline pipeline_;
-  TestStreamOptions options_;
+  std::shared_ptr<JoinTables> tables_;
+  TestStreamOptions options_;  // options_.engine.tables is tables_
   Query query_;
   Instant now_;
   Watermark floor_ = Watermark::min();
@@ -76,6 +102,9 @@ class TestStream {
   std::map<int32_t, int64_t> next_offset_;
   std::map<int32_t, std::vector<ChangelogEntry>> changelog_;
   std::vector<BatchOutput> history_;
+  std::map<std::string, std::vector<InputRecord>> table_logs_;  // per table topic, in append order
+  std::map<std::string, TableLoadStats> table_stats_;
+  TableRefresh table_refresh_;
 };
 
 }  // namespace streamsim::engine

@@ -25,6 +25,9 @@ struct RunReport {
   uint64_t seed = 0;
   std::string faults;    // the nemesis' chosen settings
   std::vector<std::string> fault_log;
+  // The faults the nemesis injected, as explicit scripted faults at fixed
+  // times (Nemesis::schedule): what shrink turns into a scenario file.
+  std::vector<proto::ScriptedFault> fault_schedule;
   std::vector<scenarios::PropertyResult> properties;  // only the checked ones
   std::vector<std::pair<std::string, double>> metrics;
   uint64_t trace_hash = 0;

@@ -38,6 +38,15 @@ class KafkaJepsenWorkload final : public Workload {
   // or undo a committed change, which breaks the quorum's safety (KRaft likewise
   // requires a wiped controller to rejoin as a new voter; not modelled).
   std::vector<sim::NodeId> disk_loss_targets() const override { return cluster_->broker_nodes(); }
+  // faults::SystemHooks: the cluster, and every configured topic for the
+  // leader faults.
+  std::vector<sim::NodeId> kafka_controllers() const override { return cluster_->controller_nodes(); }
+  std::vector<sim::NodeId> kafka_brokers() const override { return cluster_->broker_nodes(); }
+  std::vector<std::string> leader_topics() const override {
+    std::vector<std::string> out;
+    for (const auto& t : cluster_->config().topics) out.push_back(t.name);
+    return out;
+  }
   void begin_liveness() override;
   bool settled() const override { return final_done_; }
   std::vector<std::pair<std::string, double>> metrics() const override;

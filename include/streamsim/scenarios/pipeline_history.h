@@ -41,6 +41,7 @@ struct PipelineSend {
   Instant sent_at;            // Runtime::now at produce()
   bool acked = false;
   int64_t offset = -1;        // when acked
+  Instant acked_at;           // Runtime::now when its delivery report arrived (when acked)
 };
 
 // A committed record of the source topic (the final read).
@@ -83,6 +84,20 @@ struct WatermarkReport {
   int64_t to_ms = 0;
   uint64_t batch = 0;
 };
+// A task's batch the engine made durable (EngineObserver::on_commit), with the
+// global watermark its meta entry recorded.
+struct WatermarkCommit {
+  std::string engine;
+  Instant at;
+  uint64_t batch = 0;
+  int32_t partition = 0;
+  int64_t watermark_ms = 0;
+};
+// When an engine incarnation started, before it read anything.
+struct EngineStart {
+  std::string engine;
+  Instant at;
+};
 struct LateReport {
   std::string engine;
   Instant at;
@@ -99,6 +114,8 @@ struct PipelineHistory {
   std::vector<LateResult> late;
   std::vector<std::string> malformed;          // records the final reader could not decode
   std::vector<WatermarkReport> watermarks;
+  std::vector<WatermarkCommit> watermark_commits;  // in time order
+  std::vector<EngineStart> engine_starts;
   std::vector<LateReport> late_reports;
   // The end of the run, as the final reader saw it.
   bool final_read_done = false;     // input, output and late topics were read to their ends
@@ -111,6 +128,9 @@ struct PipelineHistory {
   // Coverage expectations.
   uint64_t min_input_events = 1, min_windows = 1, min_late_events = 0;
   uint64_t engine_crashes = 0, engine_crashes_in_txn = 0;
+  // Faults' evidence: tasks dropped after their producer was fenced (a zombie's
+  // commit refused), and instances that stopped on request (scaled in).
+  uint64_t engine_fenced = 0, engine_stops = 0;
 };
 
 }  // namespace streamsim::scenarios

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <streamsim/core/result.h>
+#include <streamsim/faults/hooks.h>
 #include <streamsim/proto/scenario.pb.h>
 
 #include <cstdint>
@@ -41,8 +42,10 @@ struct PropertyResult {
 
 // A workload: the system under test plus the clients that drive it and record a
 // history. Checkers (harness/checkers/) judge the history; the workload itself
-// never decides whether it behaved.
-class Workload {
+// never decides whether it behaved. It is also the nemesis's view of the system
+// (faults::SystemHooks: where the Kafka cluster is, the engines' coordinators,
+// scale_out / scale_in of engine instances); the defaults say "none".
+class Workload : public faults::SystemHooks {
  public:
   virtual ~Workload() = default;
   virtual const char* kind() const = 0;

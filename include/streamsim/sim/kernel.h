@@ -135,6 +135,19 @@ class Kernel {
   void cancel_group(uint32_t group);
   size_t live_tasks(uint32_t group) const;
 
+  // Stops a group like SIGSTOP stops a process: none of its tasks runs until
+  // resume_group(). A task of the group that becomes ready meanwhile (a timer
+  // fired, it was unparked, it was spawned, it yielded) waits, and runs after
+  // the resume in the order it became ready; time goes on for every other group.
+  // A task of the group that is running when it is paused runs on until it
+  // next suspends. cancel_group() on a paused group resumes it first (a stopped
+  // process can be killed). Pausing an unwinding group does nothing.
+  // Precondition: the group is not paused. Does not suspend.
+  void pause_group(uint32_t group);
+  // Ends a pause (no effect when the group is not paused). Does not suspend.
+  void resume_group(uint32_t group);
+  bool group_paused(uint32_t group) const;
+
   // Runs until virtual time reaches `until` (timers at `until` included), nothing
   // is left to do, a limit is hit, a task failed, or request_stop(). Must be
   // called from the thread's main context, not from a task.
@@ -167,6 +180,8 @@ class Kernel {
     uint32_t trace_node;
     bool unwinding = false;
     std::set<TaskId> live;  // ordered by creation: ids grow with spawn order
+    bool paused = false;
+    std::vector<TaskId> deferred;  // ready while paused, in the order they became ready
   };
 
   Task* find(TaskId id) const;

@@ -86,7 +86,12 @@ class SimRuntime final : public Runtime {
   // Records a component event in the trace (and its hash).
   void trace(std::string_view what, uint64_t a = 0, uint64_t b = 0);
   bool up() const { return up_; }
+  // True while the node's process is stopped (Simulation::pause).
+  bool paused() const { return paused_; }
   uint64_t incarnation() const { return incarnation_; }
+  // Extra latency of every fsync (and directory sync) on this node's disk, for
+  // an fsync stall; zero normally.
+  Duration fsync_stall() const { return fsync_stall_; }
 
   SimRuntime(Simulation& sim, NodeId id, std::string name, uint32_t trace_node, BootFn boot);
   ~SimRuntime() override;
@@ -102,6 +107,8 @@ class SimRuntime final : public Runtime {
   uint32_t trace_node_;
   BootFn boot_;
   bool up_ = false;
+  bool paused_ = false;
+  Duration fsync_stall_;
   uint64_t incarnation_ = 0;
   uint32_t group_ = 0;
   Rng rng_;
@@ -136,6 +143,20 @@ class Simulation {
   CrashReport crash(NodeId id, CrashMode mode = CrashMode::keep_disk);
   // Starts the node's process again from its disk. Precondition: node is down.
   void restart(NodeId id);
+
+  // Stops the node's process like SIGSTOP (Kernel::pause_group): none of its
+  // tasks runs and its timers wake nobody until resume(); messages sent to it
+  // are delivered to its inboxes and wait there, and calls it made complete but
+  // are seen only after the resume. Peers see silence, never a reset: the node
+  // stays up. A crash while paused ends the pause. Precondition: the node is up
+  // and not paused. Does not suspend.
+  void pause(NodeId id);
+  // Continues a paused node; its waiting tasks run in the order they became
+  // ready. No effect on a node that is not paused. Does not suspend.
+  void resume(NodeId id);
+  // Every fsync on the node's disk takes `extra` longer from now on (zero ends
+  // the stall). Writes already waiting keep their latency. Does not suspend.
+  void set_fsync_stall(NodeId id, Duration extra);
 
   RunStop run_until(Instant t) { return kernel_->run(t); }
   RunStop run_for(Duration d) { return kernel_->run(kernel_->now() + d); }

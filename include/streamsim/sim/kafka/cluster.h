@@ -76,6 +76,27 @@ class Cluster {
   std::vector<NodeId> brokers_;
 };
 
+// --- Operator tools (what kafka-metadata-quorum.sh and
+// kafka-leader-election.sh do), for the nemesis. They go over the network from
+// the calling node to the controller quorum, so faults can make them fail.
+
+// The active controller and the committed metadata image it serves.
+struct ControllerView {
+  int active = -1;  // index into the controllers (node "controller-<active>")
+  std::shared_ptr<const MetadataImage> image;
+};
+// Asks the quorum which controller is active and for its committed image.
+// request_timed_out when none answered within timeout. Precondition: called
+// from a task of rt; controllers is not empty. Suspends.
+Result<ControllerView, Errc> describe_controller(SimRuntime& rt, const std::vector<NodeId>& controllers,
+                                                 Duration timeout);
+// Moves tp's leadership to `preferred`, a live in-sync replica, through the
+// active controller (ElectLeaders), and returns the committed partition state.
+// leader_not_available when `preferred` is not eligible. Same preconditions;
+// suspends.
+Result<PartitionState, Errc> elect_leader(SimRuntime& rt, const std::vector<NodeId>& controllers,
+                                          const TopicPartition& tp, BrokerId preferred, Duration timeout);
+
 // Runs controller `index` of the quorum on rt (the boot function of a
 // controller node).
 void run_controller(SimRuntime& rt, int index, const ClusterConfig& cfg, const std::vector<NodeId>& controllers,

@@ -107,6 +107,22 @@ struct ControllerMetadataResp final : ControllerResp {
   std::shared_ptr<const MetadataImage> image;
   const char* type_name() const override { return "ControllerMetadataResponse"; }
 };
+// ElectLeaders (admin; Kafka's kafka-leader-election.sh after a reassignment
+// made `preferred` the preferred replica): moves tp's leadership to
+// `preferred`, which must be a live member of the ISR. The leader epoch and
+// partition epoch bump, so the old leader steps down and fetchers see the new
+// epoch. Answered once the change has committed, with the partition's state;
+// leader_not_available when `preferred` is not eligible, no_error without a
+// change when it already leads.
+struct ElectLeadersReq final : Payload {
+  TopicPartition tp;
+  BrokerId preferred = -1;
+  const char* type_name() const override { return "ElectLeaders"; }
+};
+struct ElectLeadersResp final : ControllerResp {
+  PartitionState state;
+  const char* type_name() const override { return "ElectLeadersResponse"; }
+};
 
 // --- Broker API ---
 struct MetadataReq final : Payload {
