@@ -33,6 +33,8 @@ demo: build
 	@./$(BUILD)/streamsim sweep scenarios/kernel scenarios/kafka scenarios/canary \
 		scenarios/pipelines/engine-crash-exactly-once.textproto \
 		scenarios/pipelines/zombie-fencing.textproto \
+		scenarios/pipelines/rebalance-scale-out-in.textproto \
+		scenarios/pipelines/leader-failover-under-load.textproto \
 		scenarios/pipelines/late-events-beyond-lateness.textproto \
 		scenarios/pipelines/slow-broker.textproto --seeds $(SEEDS) --jobs $(JOBS)
 

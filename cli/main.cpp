@@ -22,6 +22,7 @@
 
 #include <csignal>
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,7 +57,8 @@ const char* kUsageText =
     "  streamsim run SCENARIO [--seed N] [--trace FILE] [--report DIR] [--log-level L] [--wall-timeout S]\n"
     "  streamsim replay SCENARIO --seed N [--trace FILE] [--log-level L]\n"
     "  streamsim sweep SCENARIO|DIR... --seeds N [--first-seed N] [--jobs J] [--shard I/N] [--time-budget D]\n"
-    "                  [--wall-timeout S]        (D: 90s, 10m, 1h, 500ms; a bare number is seconds)\n"
+    "                  [--wall-timeout S] [--max-rss-mib M]   (D: 90s, 10m, 1h, 500ms; a bare number is seconds;\n"
+    "                  M: peak resident memory per seed, default 512, 0 = unchecked)\n"
     "  streamsim shrink SCENARIO --seed N [--out FILE] [--max-runs N] [--wall-timeout S]\n"
     "  streamsim bench kernel [--json]\n"
     "  streamsim bench kafka [--messages N] [--json]\n"
@@ -317,6 +319,8 @@ struct SeedResult {
   std::string hash;
   std::vector<std::pair<std::string, std::string>> violations;  // property, evidence
   std::vector<std::string> marks;                                // coverage marks reached
+  double wall_s = 0;          // the child's own wall time for the run
+  uint64_t max_rss_bytes = 0;  // the child's peak resident memory (getrusage)
 };
 
 // Runs one seed in a forked child and returns its result through a pipe: one
@@ -396,7 +400,7 @@ class Progress {
 
 int cmd_sweep(const std::string& self, int argc, char** argv) {
   Args a = parse_args("sweep", argc, argv, 2,
-                      {"--seeds", "--first-seed", "--jobs", "--shard", "--wall-timeout", "--time-budget"}, {});
+                      {"--seeds", "--first-seed", "--jobs", "--shard", "--wall-timeout", "--time-budget", "--max-rss-mib"}, {});
   if (a.positional.empty()) usage_error("sweep needs at least one SCENARIO or DIR");
   if (!a.values.count("--seeds")) usage_error("sweep needs --seeds N");
   uint64_t seeds = parse_u64("--seeds", a.values["--seeds"]);
@@ -408,6 +412,9 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
   // A task that spins without ever suspending cannot be stopped by the kernel's
   // step bound (scheduling is cooperative); the wall-clock budget catches it.
   uint64_t wall_timeout = a.values.count("--wall-timeout") ? parse_u64("--wall-timeout", a.values["--wall-timeout"]) : 600;
+  // Each seed of a scenario must run within this much resident memory (0: unchecked).
+  const uint64_t max_rss_bytes =
+      (a.values.count("--max-rss-mib") ? parse_u64("--max-rss-mib", a.values["--max-rss-mib"]) : 512) << 20;
   // The time budget stops starting new seeds; the ones running finish.
   std::optional<uint64_t> budget_ms;
   if (a.values.count("--time-budget")) budget_ms = parse_duration_ms("--time-budget", a.values["--time-budget"]);
@@ -470,8 +477,13 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
       harness::RunOptions opt;
       opt.seed = seed;
       opt.log_level = "off";
+      const auto run_t0 = std::chrono::steady_clock::now();
       harness::RunReport r = harness::run_scenario(loaded[si], opt);
       std::string out;
+      struct rusage ru {};
+      ::getrusage(RUSAGE_SELF, &ru);
+      out += "W\t" + std::to_string(wall_seconds(run_t0)) + "\n";
+      out += "M\t" + std::to_string(static_cast<uint64_t>(ru.ru_maxrss) * 1024) + "\n";
       for (const auto& p : r.properties) {
         if (!p.held) out += "V\t" + p.name + "\t" + sanitize(p.evidence) + "\n";
       }
@@ -530,10 +542,18 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
       auto t1 = line.find('\t');
       if (line.rfind("H\t", 0) == 0) res.hash = line.substr(2);
       if (line.rfind("C\t", 0) == 0) res.marks.push_back(line.substr(2));
+      if (line.rfind("W\t", 0) == 0) res.wall_s = std::strtod(line.c_str() + 2, nullptr);
+      if (line.rfind("M\t", 0) == 0) res.max_rss_bytes = std::strtoull(line.c_str() + 2, nullptr, 10);
       if (line.rfind("V\t", 0) == 0) {
         auto t2 = line.find('\t', t1 + 1);
         res.violations.push_back({line.substr(t1 + 1, t2 - t1 - 1), line.substr(t2 + 1)});
       }
+    }
+    // Bound memory per scenario: a seed whose process grew past the bound is a
+    // violation of its own, whatever its properties say.
+    if (max_rss_bytes && res.max_rss_bytes > max_rss_bytes) {
+      res.violations.push_back({"memory_bound", "peak resident memory " + std::to_string(res.max_rss_bytes >> 20) +
+                                                    " MiB exceeds --max-rss-mib " + std::to_string(max_rss_bytes >> 20)});
     }
     progress.finished(files[c.scenario], res);
     results[c.scenario].push_back(std::move(res));
@@ -548,6 +568,13 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
   }
 
   uint64_t passed = 0, failed = 0, skipped = 0;
+  struct Row {
+    std::string file, kind, verdict;
+    size_t seeds = 0, violated = 0;
+    double wall_s = 0;
+    uint64_t rss = 0;
+  };
+  std::vector<Row> table;
   for (size_t si = 0; si < files.size(); ++si) {
     auto& rs = results[si];
     if (rs.empty()) {
@@ -619,6 +646,31 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
     if (!target_summary.empty()) std::cout << "  targets reached (seeds): " << target_summary << "\n";
     if (scenario_failed || !missed.empty()) ++failed;
     else ++passed;
+    Row row{files[si], canary.empty() ? "safe" : "canary", "", rs.size(), 0, 0, 0};
+    for (const auto& r : rs) {
+      row.violated += r.violations.empty() ? 0 : 1;
+      row.wall_s += r.wall_s;
+      row.rss = std::max(row.rss, r.max_rss_bytes);
+    }
+    row.verdict = (scenario_failed || !missed.empty()) ? "FAIL" : canary.empty() ? "pass" : "caught";
+    table.push_back(std::move(row));
+  }
+  // The summary table: one row per scenario, so a CI log or `make demo` reads
+  // at a glance. Wall time is the sum of the seeds' own run times (CPU-bound,
+  // so it does not depend on --jobs); memory is the largest seed's peak.
+  if (!table.empty()) {
+    size_t w = 8;
+    for (const auto& r : table) w = std::max(w, r.file.size());
+    char buf[512];
+    std::snprintf(buf, sizeof buf, "%-*s  %-6s  %5s  %8s  %-6s  %9s  %8s\n", static_cast<int>(w), "scenario", "kind",
+                  "seeds", "violated", "result", "run s", "max MiB");
+    std::cout << "\n" << buf;
+    for (const auto& r : table) {
+      std::snprintf(buf, sizeof buf, "%-*s  %-6s  %5zu  %8zu  %-6s  %9.1f  %8.0f\n", static_cast<int>(w),
+                    r.file.c_str(), r.kind.c_str(), r.seeds, r.violated, r.verdict.c_str(), r.wall_s,
+                    static_cast<double>(r.rss) / (1024.0 * 1024.0));
+      std::cout << buf;
+    }
   }
   char line[256];
   std::snprintf(line, sizeof line, "sweep: %zu seeds in %.1f s (%.1f seeds/min); scenarios: %llu passed, %llu failed",

@@ -38,6 +38,7 @@ ProducePartitionResult Broker::append_and_wait(const TopicPartition& tp, const B
   res.base_offset = o.base_offset;
   if (o.error == Errc::out_of_order_sequence_number) rt_.probe("kafka.out_of_order_sequence");
   if (o.error == Errc::invalid_producer_epoch) rt_.probe("kafka.stale_producer_epoch_rejected");
+  if (o.error == Errc::not_enough_replicas) rt_.probe("kafka.not_enough_replicas");
   if (o.error != Errc::no_error) return res;
   h->changed.notify_all();
   if (o.duplicate) rt_.trace("kafka/duplicate_batch", static_cast<uint64_t>(o.base_offset), 0);
@@ -52,6 +53,7 @@ ProducePartitionResult Broker::append_and_wait(const TopicPartition& tp, const B
     }
     if (static_cast<int32_t>(h->replica.isr().size()) < h->topic.min_insync_replicas) {
       res.error = Errc::not_enough_replicas_after_append;
+      rt_.probe("kafka.not_enough_replicas");
       break;
     }
     if (h->changed.wait_until(rt_, deadline) == WakeReason::timed_out &&

@@ -28,6 +28,7 @@ inline constexpr CoverageMark kCoverageMarks[] = {
     {"kafka.partition_offline", "a partition lost its leader and no eligible replica could take over"},
     {"kafka.isr_shrink", "a replica left a partition's ISR (lagging, or its broker was fenced)"},
     {"kafka.isr_expand", "a caught-up replica rejoined a partition's ISR"},
+    {"kafka.not_enough_replicas", "an acks=all produce was refused because the ISR was below min.insync.replicas (NOT_ENOUGH_REPLICAS, before or after the append)"},
     {"kafka.log_truncated", "a follower truncated its log to the new leader's epoch boundary (KIP-279)"},
     {"kafka.duplicate_batch", "a partition leader recognised a retried idempotent batch and did not append it again"},
     {"kafka.out_of_order_sequence", "a partition leader refused a batch with a sequence gap (OUT_OF_ORDER_SEQUENCE_NUMBER)"},
