@@ -465,6 +465,12 @@ void validate(Validator& v, const proto::Scenario& s) {
               "must not be below min_duration_ms");
       v.check(r.max_concurrent() <= 16, r, t, "faults.random", "max_concurrent", "must be at most 16");
     }
+    if (f.has_buggify()) {
+      const auto& b = f.buggify();
+      auto* t = v.nested(ft, f, "buggify");
+      v.check(in_unit(b.fire_probability()), b, t, "faults.buggify", "fire_probability", "must be within [0, 1]");
+      v.check(in_unit(b.enable_probability()), b, t, "faults.buggify", "enable_probability", "must be within [0, 1]");
+    }
   }
   if (s.has_expect()) {
     const auto& e = s.expect();

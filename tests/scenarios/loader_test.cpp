@@ -267,6 +267,10 @@ TEST_CASE("loader: semantic errors point at the offending field", "[loader]") {
     fails_at_field(base("replicas: 3", "faults {\n  random {\n    kinds: [CRASH]\n  }\n}\n"),
                    "faults.random.mean_interval_ms", "random {", "positive");
   }
+  SECTION("faults.buggify.fire_probability above 1") {
+    fails_at_field(base("replicas: 3", "faults {\n  buggify {\n    enabled: true\n    fire_probability: 2\n  }\n}\n"),
+                   "faults.buggify.fire_probability", "fire_probability", "[0, 1]");
+  }
   SECTION("faults.random kinds FAULT_UNSPECIFIED") {
     fails_at_field(base("replicas: 3",
                         "faults {\n  random {\n    kinds: [FAULT_UNSPECIFIED, CRASH]\n    mean_interval_ms: 10\n  }\n}\n"),
