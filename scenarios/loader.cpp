@@ -300,15 +300,32 @@ void validate_pipeline(Validator& v, const proto::Scenario& s, const pb::TextFor
   }
   // What the batch reference evaluates (harness/checkers/eos_checker.cpp).
   const engine::PipelinePlan& plan = built->plan();
-  const bool tumbling_count = plan.window_kind == engine::WindowSpec::Kind::tumbling && plan.aggregate &&
-                              plan.aggregate->kind == engine::Aggregate::Kind::count && plan.stages.empty();
-  v.check(tumbling_count, spec, pt, ppath, "name",
-          "the pipeline workload's reference evaluates a keyed count in tumbling windows; '" + name + "' is " +
-              plan.description);
+  // The general evaluator (engine/reference.h) judges any keyed windowed
+  // aggregate without a join (a join's result depends on when its table
+  // loads) or a fold (the user's function); the workload writes typed-encoded
+  // string keys and int64 values, so the source must use the typed decoder.
+  bool joins = false;
+  for (const auto& stage : plan.stages) joins = joins || stage.kind == engine::Stage::Kind::join;
+  const bool judged = plan.window_kind && plan.aggregate && plan.aggregate->kind != engine::Aggregate::Kind::fold &&
+                      !joins && !plan.select_max_per_window;
+  v.check(judged, spec, pt, ppath, "name",
+          "the pipeline workload's reference evaluates a keyed count, sum, min, max or avg in tumbling, sliding or "
+          "session windows without a join; '" + name + "' is " + plan.description);
+  for (int i = 0; i < spec.params_size(); ++i)
+    v.check(spec.params(i).key() != "decoder" || spec.params(i).value() == "typed", spec, pt, ppath, "params",
+            "the pipeline workload writes the engine's typed encoding: decoder must be typed", i);
+  // `params` is a repeated field: an error points at the parameter that set
+  // it, or at the first one (an index is required for a repeated field).
+  auto param_index = [&](const std::string& key) {
+    for (int i = 0; i < spec.params_size(); ++i)
+      if (spec.params(i).key() == key) return i;
+    return 0;
+  };
   v.check(plan.output_mode == engine::OutputMode::append, spec, pt, ppath, "params",
-          "the exactly-once checker needs output_mode append (each window emitted once)");
+          "the exactly-once checker needs output_mode append (each window emitted once)", param_index("output_mode"));
   v.check(plan.late_policy == engine::LatePolicy::route, spec, pt, ppath, "params",
-          "the exactly-once checker accounts for late events through the late topic: set late_events to route");
+          "the exactly-once checker accounts for late events through the late topic: set late_events to route",
+          param_index("late_events"));
 
   const auto& in = w.input();
   auto* it = v.nested(t, w, "input");
@@ -318,6 +335,12 @@ void validate_pipeline(Validator& v, const proto::Scenario& s, const pb::TextFor
   v.check(in.keys() <= 1'000'000, in, it, ipath, "keys", "must be at most 1000000");
   v.check(in.zipf_exponent() >= 0 && in.zipf_exponent() <= 10, in, it, ipath, "zipf_exponent", "must be within [0, 10]");
   v.check(in_unit(in.late_fraction()), in, it, ipath, "late_fraction", "must be within [0, 1]");
+  // A late event is counted by a sliding window in only those of its windows
+  // that are still open, which the batch reference cannot know.
+  v.check(plan.window_kind != engine::WindowSpec::Kind::sliding || in.late_fraction() == 0, in, it, ipath,
+          "late_fraction",
+          "must be 0 with sliding windows: a late event counts in only its open windows, which the reference cannot "
+          "judge");
   v.check(in_unit(in.duplicate_fraction()), in, it, ipath, "duplicate_fraction", "must be within [0, 1]");
   v.check(in.out_of_order_ms() <= 3'600'000, in, it, ipath, "out_of_order_ms", "must be at most one hour");
   v.check(in.lateness_ms() <= 24 * 3'600'000ULL, in, it, ipath, "lateness_ms", "must be at most one day");

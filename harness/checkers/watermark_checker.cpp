@@ -56,14 +56,11 @@ class Bound {
   std::vector<int64_t> max_;
 };
 
-int64_t window_end(int64_t t, int64_t size) { return t - (((t % size) + size) % size) + size; }
-
 }  // namespace
 
 std::vector<PropertyResult> check_watermarks(const PipelineHistory& h) {
   SS_ASSERT(h.spec.window_ms > 0, "the watermark checker needs a window size");
   const Bound bound(h);
-  const int64_t size = h.spec.window_ms, lateness = h.spec.allowed_lateness_ms;
   std::vector<PropertyResult> out;
 
   {
@@ -130,12 +127,14 @@ std::vector<PropertyResult> check_watermarks(const PipelineHistory& h) {
   {
     Cases c;
     for (const auto& l : h.late_reports) {
-      const int64_t end = window_end(l.event_time_ms, size);
+      // The watermark at which the event becomes late: its (last) window's
+      // end + allowed lateness, or for sessions t + lateness + 1.
+      const int64_t late_at = late_from_watermark_ms(h, l.event_time_ms);
       const int64_t b = bound.at(l.at);
-      if (end + lateness > b)
+      if (late_at > b)
         c.add(l.engine + " at " + format_instant(l.at) + " dropped " + l.source + " (event time " +
-              ms_text(l.event_time_ms) + ", window end " + ms_text(end) + ") although no honest watermark could " +
-              "pass " + ms_text(b) + " yet: an on-time event");
+              ms_text(l.event_time_ms) + ", late from watermark " + ms_text(late_at) +
+              ") although no honest watermark could pass " + ms_text(b) + " yet: an on-time event");
     }
     out.push_back(c.result("no_on_time_drops"));
   }
@@ -147,10 +146,10 @@ std::vector<PropertyResult> check_watermarks(const PipelineHistory& h) {
         c.add("late record " + l.source + " has no watermark header");
         continue;
       }
-      const int64_t end = window_end(l.event_time_ms, size);
-      if (end + lateness > l.watermark_ms)
-        c.add("late record " + l.source + " (event time " + ms_text(l.event_time_ms) + ", window end " +
-              ms_text(end) + ") was judged against watermark " + ms_text(l.watermark_ms) +
+      const int64_t late_at = late_from_watermark_ms(h, l.event_time_ms);
+      if (late_at > l.watermark_ms)
+        c.add("late record " + l.source + " (event time " + ms_text(l.event_time_ms) + ", late from watermark " +
+              ms_text(late_at) + ") was judged against watermark " + ms_text(l.watermark_ms) +
               ", below window end + allowed lateness");
     }
     out.push_back(c.result("late_behind_watermark"));

@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <exception>
+#include <iterator>
+#include <limits>
 #include <set>
 
 namespace streamsim::scenarios {
@@ -96,14 +98,18 @@ PipelineWorkload::PipelineWorkload(const proto::PipelineWorkload& cfg, const pro
   auto built = reg.build(or_default(cfg_.pipeline().name(), "click-counts"), params);
   SS_ASSERT(built.ok(), "the pipeline was validated by the loader");
   const e::PipelinePlan& plan = built->plan();
-  SS_ASSERT(plan.window_kind == e::WindowSpec::Kind::tumbling && plan.watermark_delay_ms,
-            "the loader admits only tumbling windows with a watermark");
+  SS_ASSERT(plan.window_kind && plan.aggregate && plan.watermark_delay_ms,
+            "the loader admits only windowed aggregates with a watermark");
   source_ = plan.source_topic;
   sink_ = plan.sink_topic;
   late_topic_ = or_default(cfg_.engine().late_topic(), sink_ + "-late");
   dlq_topic_ = or_default(cfg_.engine().dead_letter_topic(), sink_ + "-dlq");
   app_ = or_default(cfg_.engine().application_id(), "app");
-  history_.spec = ReferenceSpec{source_, plan.window_size_ms, *plan.watermark_delay_ms, plan.allowed_lateness_ms};
+  // The reference evaluates this very plan (harness/checkers/eos_checker.cpp).
+  // window_ms is the size, or the gap of sessions: it spaces the sentinels.
+  const int64_t window_ms = *plan.window_kind == e::WindowSpec::Kind::session ? plan.session_gap_ms : plan.window_size_ms;
+  history_.spec = ReferenceSpec{source_, window_ms, *plan.watermark_delay_ms, plan.allowed_lateness_ms,
+                                std::make_shared<const e::PipelinePlan>(plan)};
   const auto& x = cfg_.expect();
   history_.min_input_events = or_default<uint64_t>(x.min_input_events(), 1);
   history_.min_windows = or_default<uint64_t>(x.min_windows(), 1);
@@ -426,11 +432,12 @@ void PipelineWorkload::final_reader_main(SimRuntime& rt) {
       auto value = r.value ? e::decode_value(*r.value) : std::nullopt;
       auto start = parse_i64(header_of(r, e::headers::kWindowStart));
       auto end = parse_i64(header_of(r, e::headers::kWindowEnd));
-      if (!key || !key->is_string() || !value || !value->is_int() || !start || !end) {
+      // The aggregate is an int64 (count, sum, min, max) or a double (avg).
+      if (!key || !key->is_string() || !value || !value->is_numeric() || !start || !end) {
         history_.malformed.push_back("output " + where);
         return;
       }
-      history_.output.push_back(WindowResult{p, r.offset.value, key->as_string(), *start, *end, value->as_int(),
+      history_.output.push_back(WindowResult{p, r.offset.value, key->as_string(), *start, *end, *value,
                                              header_of(r, e::headers::kBatch).value_or("?"),
                                              header_of(r, e::headers::kTask).value_or("?")});
     } else {
@@ -515,18 +522,27 @@ void PipelineWorkload::final_reader_main(SimRuntime& rt) {
     }
     // 3. Every committed input event is in an emitted window or late.
     if (stuck.empty()) {
-      std::set<std::pair<std::string, int64_t>> windows;
-      for (const auto& w : history_.output) windows.insert({w.key, w.start_ms});
+      // Some emitted window of the event's key covers its event time: that
+      // holds for tumbling, sliding (an event may be counted in only its
+      // open windows) and session windows alike.
+      std::map<std::string, std::set<std::pair<int64_t, int64_t>>> windows;  // key -> (start, end)
+      for (const auto& w : history_.output) windows[w.key].insert({w.start_ms, w.end_ms});
       std::set<std::string> late;
       for (const auto& l : history_.late) late.insert(l.source);
-      const int64_t size = history_.spec.window_ms;
       for (const auto& ev : history_.input) {
         if (ev.sentinel) continue;
-        const int64_t start = ev.event_time_ms - (((ev.event_time_ms % size) + size) % size);
-        if (windows.count({ev.key, start})) continue;
+        // A key's windows end in the order they start (one size, or sessions,
+        // which never overlap), so the last one starting at or before t is the
+        // one to look at.
+        bool covered = false;
+        if (auto k = windows.find(ev.key); k != windows.end()) {
+          auto it = k->second.upper_bound({ev.event_time_ms, std::numeric_limits<int64_t>::max()});
+          covered = it != k->second.begin() && ev.event_time_ms < std::prev(it)->second;
+        }
+        if (covered) continue;
         if (late.count(tp_text(source_, ev.partition) + "@" + std::to_string(ev.offset))) continue;
-        stuck = "window " + ev.key + "@[" + std::to_string(start) + "," + std::to_string(start + size) +
-                ") of input " + tp_text(source_, ev.partition) + "@" + std::to_string(ev.offset) + " not emitted";
+        stuck = "no window of key " + ev.key + " covering event time " + std::to_string(ev.event_time_ms) +
+                " (input " + tp_text(source_, ev.partition) + "@" + std::to_string(ev.offset) + ") emitted";
         break;
       }
     }

@@ -211,6 +211,7 @@ TEST_CASE("property: streaming output equals the batch reference for every windo
     RC_ASSERT(last.ok());
     record(*last);
     RC_ASSERT(late == 0u);
+    RC_TAG(kind_name(c.kind), agg_name(c.agg), got.empty() ? "no windows" : "windows");
     RC_ASSERT(text(got) == text(*expected));
     RC_ASSERT(got == *expected);  // also the value types (1 vs 1.0)
   });

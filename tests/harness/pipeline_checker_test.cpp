@@ -77,7 +77,7 @@ TEST_CASE("pipeline checkers: a window emitted twice is a duplicate", "[harness]
 
 TEST_CASE("pipeline checkers: a window counting fewer events than the reference is a loss", "[harness]") {
   PipelineHistory h = clean();
-  h.output[0].count = 5;
+  h.output[0].value = 5;
   const auto all = check_pipeline(h);
   require_only_violated(all, {"no_losses"});
   REQUIRE(prop(all, "no_losses").evidence.find("expected 6 events, got 5") != std::string::npos);
@@ -99,7 +99,7 @@ TEST_CASE("pipeline checkers: a late event also counted in its window is a dupli
   require_only_violated(all, {"no_duplicates"});
   REQUIRE(prop(all, "no_duplicates").evidence.find("expected 5 events, got 6") != std::string::npos);
   // Counted only among the late events: conservation holds.
-  h.output[0].count = 5;
+  h.output[0].value = 5;
   require_only_violated(check_pipeline(h), {});
 }
 
@@ -116,7 +116,7 @@ TEST_CASE("pipeline checkers: a watermark ahead of the input closes windows earl
 
 TEST_CASE("pipeline checkers: a late record whose window was still open, and a watermark going back", "[harness]") {
   PipelineHistory h = clean();
-  h.output[0].count = 5;
+  h.output[0].value = 5;
   h.late.push_back(LateResult{0, 0, "clicks[0]@5", 600, 900, true});  // window end 1000 > 900
   h.watermarks.push_back(WatermarkReport{"engine-0#1", Instant::epoch() + Duration::millis(9600), 100, 200, 3});
   require_only_violated(check_pipeline(h), {"late_behind_watermark", "watermark_monotonic"});

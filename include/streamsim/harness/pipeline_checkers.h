@@ -5,6 +5,9 @@
 // expected vs got, offsets) and the number of cases.
 #pragma once
 
+#include <streamsim/core/result.h>
+#include <streamsim/engine/pipeline.h>
+#include <streamsim/engine/row.h>
 #include <streamsim/scenarios/pipeline_history.h>
 #include <streamsim/scenarios/scenario.h>
 
@@ -15,21 +18,53 @@
 
 namespace streamsim::harness {
 
-// The batch reference: for every committed, non-sentinel input event that is
-// not in the late topic, one count in its tumbling window of its key. Keyed by
-// (key, window start); the value is the count. Simple on purpose: it is what
-// the streaming output must equal.
-std::map<std::pair<std::string, int64_t>, int64_t> reference_counts(const scenarios::PipelineHistory& h);
+// The plan the reference evaluates: the scenario's (h.spec.plan), or for a
+// history without one a keyed count in tumbling windows of h.spec.window_ms.
+engine::PipelinePlan reference_plan(const scenarios::PipelineHistory& h);
+
+// A window of the reference or the output: (key, start, end).
+struct ReferenceWindowId {
+  std::string key;
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  auto operator<=>(const ReferenceWindowId&) const = default;
+  bool operator==(const ReferenceWindowId&) const = default;
+};
+
+// The batch reference: the general evaluator (engine/reference.h) applied to
+// reference_plan(h) over exactly the committed, non-sentinel input events that
+// are not in the late topic (key and value as the producers wrote them, event
+// time = record timestamp), in offset order. Keyed by window; the value is the
+// window's final aggregate. Simple on purpose: it is what the streaming output
+// must equal. An input the evaluator refuses (a dedup it cannot judge) is an
+// error message.
+Result<std::map<ReferenceWindowId, engine::Value>, std::string> reference_results(
+    const scenarios::PipelineHistory& h);
+
+// Whether an output value equals the reference value: exactly for int64s and
+// equal Values; two doubles (avg) within a relative 1e-9, because the engine
+// adds a session's parts in merge order and the reference in input order, and
+// double addition is not associative beyond 2^53 (the workload's ids stay far
+// below it, so in practice the sums are exact).
+bool reference_value_matches(const engine::Value& expected, const engine::Value& got);
+
+// The smallest watermark at which an event at event time t is late under the
+// reference plan (engine::late_from_watermark_ms): the last covering window's
+// end + allowed lateness for tumbling and sliding windows, t + lateness + 1
+// for sessions.
+int64_t late_from_watermark_ms(const scenarios::PipelineHistory& h, int64_t t);
 
 // Exactly-once (eos_checker.cpp), after Kafka's EOS test driver:
 // - input_durable: every acknowledged send is in the committed input at its
 //   acknowledged offset;
-// - no_duplicates: no window emitted twice, no window counting more events
-//   than the reference, no window without a committed input event, no late
-//   event written twice, no late record naming an event that is not in the
-//   committed input;
-// - no_losses: every reference window is emitted with the reference count
-//   (only judged once the pipeline settled: a stall is a liveness violation);
+// - no_duplicates: no window emitted twice, no window whose value is above
+//   the reference's (a count or a sum of the workload's non-negative values
+//   above it means input counted twice), no window without a committed input
+//   event, no late event written twice, no late record naming an event that
+//   is not in the committed input;
+// - no_losses: every reference window is emitted with the reference value
+//   (one below it, or not comparable with it, is a loss; only judged once
+//   the pipeline settled: a stall is a liveness violation);
 // - no_open_transactions: at the end, the sink, late and changelog topics'
 //   last stable offsets equal their high watermarks.
 std::vector<scenarios::PropertyResult> check_exactly_once(const scenarios::PipelineHistory& h);

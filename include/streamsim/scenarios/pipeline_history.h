@@ -6,8 +6,11 @@
 #pragma once
 
 #include <streamsim/core/time.h>
+#include <streamsim/engine/pipeline.h>
+#include <streamsim/engine/row.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,14 +22,19 @@ namespace streamsim::scenarios {
 inline constexpr const char* kSentinelKeyPrefix = "__end-";
 inline bool is_sentinel_key(const std::string& key) { return key.rfind(kSentinelKeyPrefix, 0) == 0; }
 
-// The part of the pipeline the batch reference evaluates: a per-key count in
-// tumbling event-time windows of the record timestamps, append mode, late
-// events routed to the late topic (the loader refuses anything else).
+// The part of the pipeline the batch reference evaluates (engine/reference.h):
+// a keyed windowed aggregate of the record values over the record timestamps,
+// append mode, late events routed to the late topic (the loader refuses
+// anything else).
 struct ReferenceSpec {
   std::string source_topic;
-  int64_t window_ms = 0;
+  int64_t window_ms = 0;  // the window size (tumbling, sliding) or the session gap
   int64_t watermark_delay_ms = 0;
   int64_t allowed_lateness_ms = 0;
+  // The scenario's pipeline plan, built through the registry by the workload.
+  // Null: a keyed count in tumbling windows of window_ms (hand-made histories
+  // in tests).
+  std::shared_ptr<const engine::PipelinePlan> plan;
 };
 
 // One produce() call of an input producer.
@@ -61,7 +69,7 @@ struct WindowResult {
   std::string key;
   int64_t start_ms = 0;
   int64_t end_ms = 0;
-  int64_t count = 0;
+  engine::Value value;  // the aggregate: an int64 (count, sum, min, max of ints) or a double (avg)
   std::string batch;  // ss.batch / ss.task headers, for evidence
   std::string task;
 };
