@@ -561,9 +561,20 @@ struct EngineInstance::Impl final : k::RebalanceListener {
       rt.log().warn("engine {}: task {}[{}]: state resumes at {} but the group committed {}", cfg.application_id,
                     source, p, state_next, *committed);
     }
-    const k::KafkaOffset resume = state_next >= 0 ? k::KafkaOffset{state_next}
-                                  : committed     ? k::KafkaOffset{*committed}
-                                                  : k::KafkaOffset::beginning();
+    // Without state, the group offset is trusted only in exactly-once mode,
+    // where it commits in the same transaction as the state. At-least-once
+    // commits the offsets before the changelog, so a crash between the two
+    // leaves an offset whose state was never written: resuming there would
+    // lose the records before it (found by the at-least-once canary, seed 27:
+    // a window never emitted). Re-reading from the beginning only duplicates,
+    // which is what at-least-once allows.
+    const bool trust_group_offset = eos();
+    if (state_next < 0 && committed && !trust_group_offset) rt.probe("engine.group_offset_ignored_without_state");
+    const k::KafkaOffset resume = state_next >= 0                      ? k::KafkaOffset{state_next}
+                                  : (committed && trust_group_offset) ? k::KafkaOffset{*committed}
+                                                                      : k::KafkaOffset::beginning();
+    SS_ASSERT(trust_group_offset || state_next >= 0 || resume.is_logical(),
+              "at-least-once never resumes a stateless task at a group offset");
     if (auto s = c.seek(tp, resume, timeout()); !s) return unexpected(kafka_failure("seek", s.error()));
     (void)c.resume({tp});
     TaskSlot& slot = tasks.at(p);

@@ -43,6 +43,7 @@ inline constexpr CoverageMark kCoverageMarks[] = {
     {"kafka.group_coordinator_moved", "a broker unloaded the groups of a __consumer_offsets partition (leadership moved)"},
     {"kafka.commit_fenced_generation", "an offset commit (plain or transactional) was refused for a stale group generation"},
     // Streaming engine (engine/).
+    {"engine.group_offset_ignored_without_state", "an at-least-once task with no changelog state re-read its partition from the beginning instead of trusting a group offset whose state was never written"},
     {"engine.state_restored", "a task restored non-empty state from its changelog (restart or takeover)"},
     {"engine.partial_batch_dropped", "a restore found changelog entries of a batch cut short by a crash and dropped them"},
     {"engine.revoked_mid_batch", "a rebalance revoked a partition while records for the batch in progress were buffered"},
