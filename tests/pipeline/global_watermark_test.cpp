@@ -8,6 +8,8 @@
 // crash must not start below the watermark committed before the crash.
 #include <catch2/catch.hpp>
 
+#include "pipeline_test_util.h"
+
 #include "../support/test_support.h"
 
 #include <streamsim/engine/instance.h>
@@ -32,6 +34,9 @@ using namespace streamsim::sim;
 namespace k = streamsim::kafka;
 namespace sk = streamsim::sim::kafka;
 namespace e = streamsim::engine;
+using streamsim::testing::pipeline::cluster_config;
+using streamsim::testing::pipeline::header_of;
+using streamsim::testing::pipeline::read_committed;
 
 namespace {
 
@@ -49,21 +54,6 @@ const std::string kSource = "clicks";
 const std::string kSink = "click-counts";
 const std::string kLate = "click-counts-late";
 const std::string kDlq = "click-counts-dlq";
-
-sk::ClusterConfig cluster_config() {
-  sk::ClusterConfig c;
-  c.brokers = 3;
-  for (auto [name, parts] : std::vector<std::pair<std::string, int32_t>>{
-           {kSource, kPartitions}, {kSink, kPartitions}, {kLate, 1}, {kDlq, 1}}) {
-    sk::TopicState t;
-    t.name = name;
-    t.partitions = parts;
-    t.replication = 3;
-    t.min_insync_replicas = 2;
-    c.topics.push_back(t);
-  }
-  return c;
-}
 
 struct Event {
   std::string key;
@@ -112,32 +102,6 @@ class Recorder final : public e::EngineObserver {
   std::string name_;
 };
 
-std::optional<std::string> header_of(const k::ConsumerRecord& r, const std::string& name) {
-  for (const auto& h : r.headers)
-    if (h.key == name) return h.value;
-  return std::nullopt;
-}
-
-std::vector<k::ConsumerRecord> read_committed(SimRuntime& rt, sk::SimKafka& kafka, const sk::Cluster& cluster,
-                                              const std::string& topic, int32_t partitions) {
-  auto cfg = k::Config::make(k::Role::consumer,
-                             {{"bootstrap.servers", cluster.bootstrap_servers()}, {"isolation.level", "read_committed"}});
-  REQUIRE(cfg.ok());
-  auto c = std::move(*kafka.consumer(*cfg));
-  std::vector<k::TopicPartitionOffset> parts;
-  for (int32_t p = 0; p < partitions; ++p) parts.push_back({{topic, p}, k::KafkaOffset::beginning(), std::nullopt});
-  (void)c->assign(parts);
-  std::vector<k::ConsumerRecord> out;
-  Instant last = rt.now();
-  for (int round = 0; round < 2'000 && rt.now() - last < Duration::seconds(3); ++round) {
-    auto got = c->poll(Duration::millis(100), 1'000);
-    if (!got.ok() || got->empty()) continue;
-    out.insert(out.end(), got->begin(), got->end());
-    last = rt.now();
-  }
-  return out;
-}
-
 struct Spec {
   uint64_t seed = 1;
   int ticks = 1'200;  // 30 s of input, one event per tick, partitions in turn
@@ -153,7 +117,7 @@ Outcome run_world(const Spec& spec) {
   std::map<std::string, int> incarnations;
   std::map<std::string, e::EngineInstance*> live;
   Simulation sim(spec.seed, streamsim::testing::quiet_config());
-  sk::Cluster cluster(sim, cluster_config());
+  sk::Cluster cluster(sim, cluster_config({{kSource, kPartitions}, {kSink, kPartitions}, {kLate, 1}, {kDlq, 1}}));
 
   sim.add_node("loadgen", [&](SimRuntime& rt) {
     rt.sleep_for(Duration::seconds(1));

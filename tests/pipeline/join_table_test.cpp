@@ -6,6 +6,8 @@
 // that the running instance did not.
 #include <catch2/catch.hpp>
 
+#include "pipeline_test_util.h"
+
 #include "../support/test_support.h"
 
 #include <streamsim/engine/instance.h>
@@ -25,6 +27,8 @@ using namespace streamsim::sim;
 namespace k = streamsim::kafka;
 namespace sk = streamsim::sim::kafka;
 namespace e = streamsim::engine;
+using streamsim::testing::pipeline::cluster_config;
+using streamsim::testing::pipeline::header_of;
 
 namespace {
 
@@ -38,27 +42,6 @@ const std::string kSource = "clicks";
 const std::string kUsers = "users";
 const std::string kSink = "region-counts";
 const std::string kDlq = "region-counts-dlq";
-
-sk::ClusterConfig cluster_config() {
-  sk::ClusterConfig c;
-  c.brokers = 3;
-  for (auto [name, parts] : std::vector<std::pair<std::string, int32_t>>{
-           {kSource, kPartitions}, {kSink, kPartitions}, {kDlq, 1}}) {
-    sk::TopicState t;
-    t.name = name;
-    t.partitions = parts;
-    t.replication = 3;
-    t.min_insync_replicas = 2;
-    c.topics.push_back(t);
-  }
-  return c;
-}
-
-std::optional<std::string> header_of(const k::ConsumerRecord& r, const std::string& name) {
-  for (const auto& h : r.headers)
-    if (h.key == name) return h.value;
-  return std::nullopt;
-}
 
 std::string user_of(int i) { return "u" + std::to_string(i % 5 + 1); }
 int64_t time_of(int i) { return kBaseMs + i * kStepMs; }
@@ -74,7 +57,7 @@ Outcome run_world(uint64_t seed, bool crash_after_change) {
   Outcome o;
   std::map<std::string, e::EngineInstance*> live;
   Simulation sim(seed, streamsim::testing::quiet_config());
-  sk::Cluster cluster(sim, cluster_config());
+  sk::Cluster cluster(sim, cluster_config({{kSource, kPartitions}, {kSink, kPartitions}, {kDlq, 1}}));
   bool table_written = false;
 
   sim.add_node("loadgen", [&](SimRuntime& rt) {
