@@ -17,6 +17,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "cli_test_util.h"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -24,33 +26,10 @@ namespace {
 const std::string kSafe = "scenarios/kernel/network-faults.textproto";
 const std::string kCanary = "scenarios/canary/kernel-ack-before-replicate.textproto";
 
-struct Result {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr, interleaved
-};
-
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-Result run_shell(const std::string& command) {
-  const std::string full = "cd " + quote(STREAMSIM_SOURCE_DIR) + " && " + command + " 2>&1";
-  Result r;
-  std::fflush(nullptr);
-  FILE* p = ::popen(full.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  int status = ::pclose(p);
-  REQUIRE(status != -1);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
-
-Result run_cli(const std::string& args) { return run_shell(quote(STREAMSIM_BINARY) + " " + args); }
+using streamsim::testing::cli::quote;
+using streamsim::testing::cli::Result;
+using streamsim::testing::cli::run_cli;
+using streamsim::testing::cli::run_shell;
 
 std::vector<std::string> lines_of(const std::string& s) {
   std::vector<std::string> out;

@@ -16,6 +16,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "cli_test_util.h"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -23,41 +25,10 @@ namespace {
 const std::string kSafe = "scenarios/kernel/network-faults.textproto";
 const std::string kCanary = "scenarios/canary/kernel-ack-before-replicate.textproto";
 
-struct Result {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr, interleaved
-};
-
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
-// Runs a shell command in the source directory, capturing stdout+stderr.
-Result run_shell(const std::string& command) {
-  const std::string full = "cd " + quote(STREAMSIM_SOURCE_DIR) + " && " + command + " 2>&1";
-  Result r;
-  std::fflush(nullptr);
-  FILE* p = ::popen(full.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  int status = ::pclose(p);
-  REQUIRE(status != -1);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
-
-// Runs `streamsim <args>` in the source directory. `args` is shell text.
-Result run_cli(const std::string& args) { return run_shell(quote(STREAMSIM_BINARY) + " " + args); }
+using streamsim::testing::cli::quote;
+using streamsim::testing::cli::Result;
+using streamsim::testing::cli::run_cli;
+using streamsim::testing::cli::run_shell;
 
 // The value after "<key>" on the first line starting with it ("" if none).
 std::string line_value(const std::string& out, const std::string& key) {
