@@ -34,11 +34,40 @@ uint32_t get_u32_le(const char* in) {
   return v;
 }
 
-}  // namespace
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define STREAMSIM_HAVE_SSE42_CRC 1
+// The SSE4.2 CRC32 instruction computes exactly CRC-32C (same polynomial, same
+// bit order) on the raw register, eight bytes per instruction: tens of times
+// faster than Boost's byte-at-a-time table. Compiled for SSE4.2 here only, and
+// called only after a runtime check, so the binary still runs on older CPUs.
+__attribute__((target("sse4.2"))) uint32_t crc32c_sse42(uint32_t crc, const char* p, size_t n) {
+  uint64_t reg = crc ^ 0xFFFFFFFFu;  // undo the final xor: resume from the register
+  while (n >= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);  // unaligned-safe load; x86 is little-endian like the CRC
+    reg = __builtin_ia32_crc32di(reg, word);
+    p += 8;
+    n -= 8;
+  }
+  uint32_t r = static_cast<uint32_t>(reg);
+  while (n > 0) {
+    r = __builtin_ia32_crc32qi(r, static_cast<unsigned char>(*p));
+    ++p;
+    --n;
+  }
+  return r ^ 0xFFFFFFFFu;
+}
 
-uint32_t crc32c(std::string_view data) { return crc32c_extend(0, data); }
+bool cpu_has_sse42() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("sse4.2") != 0;
+  }();
+  return has;
+}
+#endif
 
-uint32_t crc32c_extend(uint32_t crc, std::string_view data) {
+uint32_t crc32c_boost(uint32_t crc, std::string_view data) {
   // A finished CRC-32C is the register xored with 0xFFFFFFFF, so undoing that xor
   // resumes the computation exactly where it stopped: crc32c_extend(crc32c(a), b)
   // equals crc32c(a + b), and crc32c_extend(0, b) equals crc32c(b). Boost takes
@@ -49,6 +78,19 @@ uint32_t crc32c_extend(uint32_t crc, std::string_view data) {
   c.process_bytes(data.data(), data.size());
   return c.checksum();
 }
+
+}  // namespace
+
+uint32_t crc32c(std::string_view data) { return crc32c_extend(0, data); }
+
+uint32_t crc32c_extend(uint32_t crc, std::string_view data) {
+#ifdef STREAMSIM_HAVE_SSE42_CRC
+  if (cpu_has_sse42()) return crc32c_sse42(crc, data.data(), data.size());
+#endif
+  return crc32c_boost(crc, data);
+}
+
+uint32_t TEST_crc32c_portable(uint32_t crc, std::string_view data) { return crc32c_boost(crc, data); }
 
 uint32_t frame_crc(std::string_view payload) {
   SS_ASSERT(payload.size() <= std::numeric_limits<uint32_t>::max(), "frame_crc: payload too large");
@@ -65,6 +107,12 @@ void frame_record(std::string& out, std::string_view payload, uint32_t crc) {
   out.reserve(out.size() + kHeaderBytes + payload.size());
   out.append(header, kHeaderBytes);
   out.append(payload);
+}
+
+void write_frame_header(char* out, uint64_t payload_size, uint32_t crc) {
+  SS_ASSERT(payload_size <= std::numeric_limits<uint32_t>::max(), "write_frame_header: payload too large");
+  put_u32_le(out, static_cast<uint32_t>(payload_size));
+  put_u32_le(out + 4, crc);
 }
 
 void frame_record(std::string& out, std::string_view payload) {

@@ -142,6 +142,14 @@ class SimConsumer final : public k::Consumer {
         }
       }
       bool refresh = stale || (by_leader.empty() && !assigned_.empty());
+      // What each partition returns, copied into `out` after every leader has
+      // answered, so `out` is allocated once per poll at its final size (a
+      // vector of many records regrown per partition is copied and, being
+      // large, page-faulted in afresh at every growth). The records refer into
+      // the responses, which `responses` keeps alive until then.
+      std::vector<std::shared_ptr<const Payload>> responses;
+      std::vector<std::pair<const TopicPartition*, VisibleRecords>> taken;
+      size_t taken_count = out.size();
       for (auto& [leader, tps] : by_leader) {
         auto req = std::make_shared<FetchReq>();
         req->replica = -1;
@@ -167,23 +175,29 @@ class SimConsumer final : public k::Consumer {
             refresh = true;
             continue;
           }
-          if (out.size() >= max_records) continue;
+          if (taken_count >= max_records) continue;
           // Control batches and (read_committed) aborted data are skipped here (read_committed.h).
-          VisibleRecords vis = visible_records(res.batches, res.aborted, read_committed_, s.position, max_records - out.size());
-          for (VisibleRecord& v : vis.records) {
-            k::ConsumerRecord cr;
-            cr.tp = {res.tp.topic, res.tp.partition};
-            cr.offset = k::KafkaOffset{v.offset};
-            cr.key = std::move(v.record.key);
-            cr.value = std::move(v.record.value);
-            for (auto& h : v.record.headers) cr.headers.push_back({h.first, h.second});
-            cr.timestamp_ms = v.record.timestamp_ms;
-            cr.leader_epoch = v.leader_epoch;
-            out.push_back(std::move(cr));
-          }
+          VisibleRecords vis = visible_records(res.batches, res.aborted, read_committed_, s.position, max_records - taken_count);
           s.position = std::max(s.position, vis.next_offset);
+          taken_count += vis.records.size();
+          taken.emplace_back(&res.tp, std::move(vis));
         }
-        if (out.size() >= max_records) break;
+        responses.push_back(*r);
+        if (taken_count >= max_records) break;
+      }
+      out.reserve(taken_count);
+      for (const auto& [tp, vis] : taken) {
+        for (const VisibleRecord& v : vis.records) {
+          // The one copy of each record: from the log's shared batch into the result.
+          k::ConsumerRecord& cr = out.emplace_back();
+          cr.tp = {tp->topic, tp->partition};
+          cr.offset = k::KafkaOffset{v.offset};
+          cr.key = v.record.key;
+          cr.value = v.record.value;
+          for (const auto& h : v.record.headers) cr.headers.push_back({h.first, h.second});
+          cr.timestamp_ms = v.record.timestamp_ms;
+          cr.leader_epoch = v.leader_epoch;
+        }
       }
       if (out.empty() && !pending_errors_.empty()) {
         k::Error e = std::move(pending_errors_.front());

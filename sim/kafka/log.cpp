@@ -6,6 +6,7 @@
 #include <streamsim/sim/kafka/log.h>
 
 #include <algorithm>
+#include <cstring>
 #include <iterator>
 #include <limits>
 #include <utility>
@@ -46,26 +47,6 @@ constexpr size_t kMinHeaderBytes = 4 + 4;      // two empty strings
 constexpr uint64_t kFrameHeaderBytes = 8;
 constexpr size_t kOffsetDigits = 20;  // segment file names: 20-digit base offset + ".log"
 constexpr std::string_view kSegmentSuffix = ".log";
-
-class Writer {
- public:
-  explicit Writer(std::string& out) : out_(out) {}
-  void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
-  void u16(uint16_t v) { uint(v, 2); }
-  void u32(uint32_t v) { uint(v, 4); }
-  void u64(uint64_t v) { uint(v, 8); }
-  void bytes(std::string_view s) {
-    SS_ASSERT(s.size() <= std::numeric_limits<uint32_t>::max(), "encode_batch: field longer than 4 GiB");
-    u32(static_cast<uint32_t>(s.size()));
-    out_.append(s);
-  }
-
- private:
-  void uint(uint64_t v, int n) {
-    for (int i = 0; i < n; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-  }
-  std::string& out_;
-};
 
 // Reads fields from untrusted bytes; every read checks the remaining length first.
 class Reader {
@@ -179,11 +160,55 @@ class BusyGuard {
 
 }  // namespace
 
-std::string encode_batch(const Batch& b) {
+namespace {
+
+// Fixed-size header of an encoding: version, base offset, leader epoch, producer
+// id, producer epoch, base sequence, attributes, record count.
+constexpr size_t kBatchHeaderBytes = 1 + 8 + 4 + 8 + 2 + 4 + 1 + 4;
+
+// Exactly the number of bytes encode_batch_into() appends for b.
+size_t encoded_size(const Batch& b) {
+  size_t n = kBatchHeaderBytes;
+  for (const Record& r : b.records) {
+    n += kMinRecordBytes;
+    if (r.key) n += 4 + r.key->size();
+    if (r.value) n += 4 + r.value->size();
+    for (const auto& [k, v] : r.headers) n += 8 + k.size() + v.size();
+  }
+  return n;
+}
+
+// Writes fixed-width little-endian fields into memory already sized for them:
+// the encoder computes the exact size first, so there is one allocation per
+// batch and no per-byte capacity checks (this runs once per record per replica).
+class RawWriter {
+ public:
+  explicit RawWriter(char* p) : p_(p) {}
+  void u8(uint8_t v) { *p_++ = static_cast<char>(v); }
+  void u16(uint16_t v) { uint(v, 2); }
+  void u32(uint32_t v) { uint(v, 4); }
+  void u64(uint64_t v) { uint(v, 8); }
+  void bytes(std::string_view s) {
+    SS_ASSERT(s.size() <= std::numeric_limits<uint32_t>::max(), "encode_batch: field longer than 4 GiB");
+    u32(static_cast<uint32_t>(s.size()));
+    if (!s.empty()) std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+  char* pos() const { return p_; }
+
+ private:
+  void uint(uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) p_[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
+    p_ += n;
+  }
+  char* p_;
+};
+
+// Writes the encoding of b (exactly encoded_size(b) bytes) at dst.
+void encode_batch_raw(const Batch& b, char* dst, size_t size) {
   SS_ASSERT(b.records.size() <= std::numeric_limits<uint32_t>::max(), "encode_batch: too many records");
   SS_ASSERT(static_cast<uint8_t>(b.control) <= static_cast<uint8_t>(ControlType::abort), "encode_batch: bad control type");
-  std::string out;
-  Writer w(out);
+  RawWriter w(dst);
   w.u8(kFormatVersion);
   w.u64(static_cast<uint64_t>(b.base_offset));
   w.u32(static_cast<uint32_t>(b.leader_epoch));
@@ -205,6 +230,21 @@ std::string encode_batch(const Batch& b) {
       w.bytes(v);
     }
   }
+  SS_ASSERT(w.pos() == dst + size, "encode_batch: size computation disagrees with the encoding");
+}
+
+}  // namespace
+
+void encode_batch_into(const Batch& b, std::string& out) {
+  const size_t start = out.size();
+  const size_t size = encoded_size(b);
+  out.resize(start + size);
+  encode_batch_raw(b, out.data() + start, size);
+}
+
+std::string encode_batch(const Batch& b) {
+  std::string out;
+  encode_batch_into(b, out);
   return out;
 }
 
@@ -343,24 +383,37 @@ Result<RecoveryReport, LogErrc> PartitionLog::recover() {
   return rep;
 }
 
-BatchPtr PartitionLog::seal(Batch b, std::string* encoded) {
+BatchPtr PartitionLog::seal(Batch b) {
   auto sealed = std::make_shared<SealedBatch>();
-  std::string payload = encode_batch(b);
-  sealed->frame_crc = frame_crc(payload);
+  sealed->frame_crc = frame_crc(encode_batch(b));
   sealed->batch = std::move(b);
-  if (encoded != nullptr) *encoded = std::move(payload);
   return sealed;
 }
 
-Result<void, LogErrc> PartitionLog::write_entry(BatchPtr sealed, std::string encoded) {
+void PartitionLog::frame_into_scratch(const Batch& b) {
+  // One reused buffer per log: the frame header, then the batch encoded in
+  // place, so a batch costs one encoding pass and no allocation (a fresh buffer
+  // of a large batch would be page-faulted in on every append), and nothing is
+  // zero-filled first only to be overwritten.
+  const size_t size = kFrameHeaderBytes + encoded_size(b);
+  if (size > scratch_cap_) {
+    scratch_cap_ = std::max(size, scratch_cap_ * 2);
+    scratch_ = std::make_unique_for_overwrite<char[]>(scratch_cap_);
+  }
+  encode_batch_raw(b, scratch_.get() + kFrameHeaderBytes, size - kFrameHeaderBytes);
+  scratch_len_ = size;
+}
+
+Result<void, LogErrc> PartitionLog::write_entry(BatchPtr sealed) {
   SS_ASSERT(sealed != nullptr, "write_entry: no batch");
   const Batch& b = sealed->batch;
   SS_ASSERT(b.base_offset == end_, "write_entry: batch does not start at the log end");
   SS_ASSERT(!b.records.empty(), "write_entry: empty batch");
-  // The payload is re-encoded per replica (a copy of bytes) but never re-checksummed.
-  if (encoded.empty()) encoded = encode_batch(b);
-  std::string framed;
-  frame_record(framed, encoded, sealed->frame_crc);
+  SS_ASSERT(scratch_len_ > kFrameHeaderBytes, "write_entry: the frame was not built");
+  // The frame is [u32 length][u32 crc][payload] (core/checksum.h); the crc was
+  // computed once by the log that first wrote the batch and is reused here.
+  write_frame_header(scratch_.get(), scratch_len_ - kFrameHeaderBytes, sealed->frame_crc);
+  const std::string_view framed(scratch_.get(), scratch_len_);
   const uint64_t encoded_bytes = framed.size() - kFrameHeaderBytes;
 
   const bool roll = segments_.empty() || segments_.back().bytes >= cfg_.segment_bytes;
@@ -398,9 +451,11 @@ Result<int64_t, LogErrc> PartitionLog::append(Batch b) {
   if (failed_) return unexpected(LogErrc::io_error);
   const int64_t base = end_;
   b.base_offset = base;
-  std::string encoded;
-  BatchPtr sealed = seal(std::move(b), &encoded);
-  auto r = write_entry(std::move(sealed), std::move(encoded));
+  frame_into_scratch(b);
+  auto sealed = std::make_shared<SealedBatch>();
+  sealed->frame_crc = frame_crc(std::string_view(scratch_.get() + kFrameHeaderBytes, scratch_len_ - kFrameHeaderBytes));
+  sealed->batch = std::move(b);
+  auto r = write_entry(std::move(sealed));
   if (!r.ok()) return unexpected(r.error());
   return base;
 }
@@ -416,7 +471,10 @@ Result<void, LogErrc> PartitionLog::append_replica(BatchPtr sealed) {
   SS_ASSERT(b.control == ControlType::none || b.records.size() == 1,
             "append_replica: a control batch holds one marker record");
   if (failed_) return unexpected(LogErrc::io_error);
-  return write_entry(std::move(sealed), {});
+  // The payload is re-encoded per replica (its own copy of the bytes, as each
+  // broker writes its own disk) but never re-checksummed.
+  frame_into_scratch(b);
+  return write_entry(std::move(sealed));
 }
 
 Result<void, LogErrc> PartitionLog::append_replica(const Batch& b) { return append_replica(seal(b)); }

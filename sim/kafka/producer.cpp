@@ -88,7 +88,9 @@ class SimProducer final : public k::Producer {
     m.topic = r.topic;
     m.partition = r.partition.value_or(-1);
     ++outstanding_;
-    unpartitioned_.push_back(std::move(m));
+    // librdkafka partitions a message in produce() when the topic's metadata is
+    // known; otherwise it waits with the others for metadata, in order.
+    if (!unpartitioned_.empty() || !enqueue_partitioned(m)) unpartitioned_.push_back(std::move(m));
     work_.notify_all();
     return {};
   }
@@ -244,8 +246,54 @@ class SimProducer final : public k::Producer {
     int64_t attempts = 0;
     bool sent = false;
   };
+  // A FIFO of messages in fixed-size chunks. A std::deque of Msg allocates a
+  // node per two messages (one malloc per two produce() calls in a hot loop);
+  // a growing vector copies and page-faults everything at each doubling. Here
+  // a chunk of kChunk messages is allocated once, filled, drained and freed.
+  class MsgQueue {
+   public:
+    bool empty() const { return size_ == 0; }
+    size_t size() const { return size_; }
+    Msg& front() {
+      SS_ASSERT(!empty(), "front of an empty queue");
+      return chunks_.front()[head_];
+    }
+    void push_back(Msg&& m) {
+      if (chunks_.empty() || chunks_.back().size() == kChunk) {
+        chunks_.emplace_back();
+        chunks_.back().reserve(kChunk);
+      }
+      chunks_.back().push_back(std::move(m));
+      ++size_;
+    }
+    void pop_front() {
+      SS_ASSERT(!empty(), "pop_front on an empty queue");
+      chunks_.front()[head_] = Msg{};  // release its strings now
+      --size_;
+      if (++head_ == chunks_.front().size()) {
+        chunks_.pop_front();  // drained (a partly filled last chunk only when the queue is empty)
+        head_ = 0;
+      }
+    }
+    // Moves every message out, in order, and empties the queue.
+    std::vector<Msg> take_all() {
+      std::vector<Msg> out;
+      out.reserve(size_);
+      while (!empty()) {
+        out.push_back(std::move(front()));
+        pop_front();
+      }
+      return out;
+    }
+
+   private:
+    static constexpr size_t kChunk = 256;
+    std::deque<std::vector<Msg>> chunks_;
+    size_t head_ = 0;  // taken messages at the front of the first chunk
+    size_t size_ = 0;
+  };
   struct PartitionQueue {
-    std::deque<Msg> queue;
+    MsgQueue queue;
     std::optional<InFlight> in_flight;  // at most one request per partition
     bool busy = false;
     Instant retry_at;
@@ -445,8 +493,7 @@ class SimProducer final : public k::Producer {
     }
     for (auto& [tp, q] : queues_) {
       if (q.queue.empty()) continue;
-      std::vector<Msg> msgs(std::make_move_iterator(q.queue.begin()), std::make_move_iterator(q.queue.end()));
-      q.queue.clear();
+      std::vector<Msg> msgs = q.queue.take_all();
       report(msgs, tp, -1, purged, k::Persistence::not_persisted);
     }
     txn_pending_add_.clear();
@@ -500,6 +547,8 @@ class SimProducer final : public k::Producer {
 
   void report(std::vector<Msg>& msgs, const TopicPartition& tp, int64_t base, std::optional<k::Error> e,
               k::Persistence status) {
+    if (reports_.capacity() < reports_.size() + msgs.size())
+      reports_.reserve(std::max(reports_.size() + msgs.size(), 2 * reports_.capacity()));
     for (size_t i = 0; i < msgs.size(); ++i) {
       k::DeliveryReport d;
       d.tp = {tp.topic, tp.partition};
@@ -519,8 +568,7 @@ class SimProducer final : public k::Producer {
   void fail_all(const k::Error& e) {
     fatal_ = e;
     for (auto& [tp, q] : queues_) {
-      std::vector<Msg> msgs(q.queue.begin(), q.queue.end());
-      q.queue.clear();
+      std::vector<Msg> msgs = q.queue.take_all();
       report(msgs, tp, -1, e, k::Persistence::possibly_persisted);
     }
   }
@@ -567,15 +615,45 @@ class SimProducer final : public k::Producer {
         ++it;
         continue;
       }
-      int32_t p = it->partition;
-      if (p < 0) {
-        std::optional<std::string_view> key;
-        if (it->rec.key) key = *it->rec.key;
-        p = k::partition_for(partitioner_, key, n, rng_);
-      }
-      queues_[TopicPartition{it->topic, p}].queue.push_back(std::move(*it));
+      const bool queued = enqueue_partitioned(*it);
+      SS_ASSERT(queued, "a topic with known partitions could not be partitioned");
       it = unpartitioned_.erase(it);
     }
+  }
+
+  // Moves m into its partition's queue if its topic's partition count is known
+  // (false, m untouched, if not). Partitions are looked up through a per-topic
+  // cache of queue pointers (std::map nodes are stable and never erased), so
+  // the common case costs no map search per message.
+  bool enqueue_partitioned(Msg& m) {
+    // The cache is valid for one topic under one committed metadata image
+    // (identified by its version and controller epoch): a newer image may
+    // change the partition count.
+    const MetadataImage* img = meta_.image();
+    if (img == nullptr) return false;
+    if (cached_queues_.empty() || cached_topic_ != m.topic || cached_version_ != img->version ||
+        cached_epoch_ != img->controller_epoch) {
+      const int32_t count = meta_.partitions(m.topic);
+      if (count <= 0) return false;
+      cached_topic_ = m.topic;
+      cached_version_ = img->version;
+      cached_epoch_ = img->controller_epoch;
+      cached_queues_.assign(static_cast<size_t>(count), nullptr);
+    }
+    const int32_t n = static_cast<int32_t>(cached_queues_.size());
+    int32_t p = m.partition;
+    if (p < 0) {
+      std::optional<std::string_view> key;
+      if (m.rec.key) key = *m.rec.key;
+      p = k::partition_for(partitioner_, key, n, rng_);
+    }
+    PartitionQueue* q = p < n ? cached_queues_[static_cast<size_t>(p)] : nullptr;
+    if (q == nullptr) {
+      q = &queues_[TopicPartition{m.topic, p}];
+      if (p < n) cached_queues_[static_cast<size_t>(p)] = q;
+    }
+    q->queue.push_back(std::move(m));
+    return true;
   }
 
   void sender() {
@@ -626,6 +704,9 @@ class SimProducer final : public k::Producer {
           }
           InFlight f;
           Batch batch;
+          const size_t take = std::min(q.queue.size(), batch_max_);
+          batch.records.reserve(take);
+          f.msgs.reserve(take);
           while (!q.queue.empty() && f.msgs.size() < batch_max_) {
             batch.records.push_back(std::move(q.queue.front().rec));
             f.msgs.push_back(std::move(q.queue.front()));
@@ -756,6 +837,10 @@ class SimProducer final : public k::Producer {
   size_t outstanding_ = 0;
   std::deque<Msg> unpartitioned_;
   std::map<TopicPartition, PartitionQueue> queues_;
+  std::string cached_topic_;                    // enqueue_partitioned's cache: this topic's
+  std::vector<PartitionQueue*> cached_queues_;  // queues by partition (null: not looked up yet)
+  int64_t cached_version_ = -1;
+  int32_t cached_epoch_ = -1;
   std::vector<k::DeliveryReport> reports_;
   CondVar work_, reports_cv_, done_cv_;
   TaskHandle sender_;

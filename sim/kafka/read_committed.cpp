@@ -18,6 +18,9 @@ VisibleRecords visible_records(const std::vector<BatchPtr>& batches, const std::
   std::sort(pending.begin(), pending.end(), [](const AbortedTxn& a, const AbortedTxn& b) {
     return a.first_offset != b.first_offset ? a.first_offset < b.first_offset : a.producer_id < b.producer_id;
   });
+  size_t available = 0;
+  for (const BatchPtr& bp : batches) available += bp->batch.records.size();
+  out.records.reserve(std::min(available, max_records));
   size_t next_aborted = 0;
   std::set<int64_t> aborting;  // producers inside an aborted transaction at this point
   for (const BatchPtr& bp : batches) {
@@ -44,7 +47,7 @@ VisibleRecords visible_records(const std::vector<BatchPtr>& batches, const std::
       const int64_t off = b.base_offset + static_cast<int64_t>(i);
       if (off < from) continue;
       if (out.records.size() >= max_records) return out;  // next_offset stays at the first record not returned
-      out.records.push_back(VisibleRecord{off, b.leader_epoch, b.records[i]});
+      out.records.push_back(VisibleRecord{off, b.leader_epoch, b.records[i]});  // a reference, not a copy
       out.next_offset = off + 1;
     }
   }

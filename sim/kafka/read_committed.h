@@ -20,10 +20,13 @@
 
 namespace streamsim::sim::kafka {
 
+// A record as the consumer may return it. `record` refers into one of the
+// batches passed to visible_records() (not a copy: the consumer copies each
+// record once, straight into what it returns), so it is valid while they live.
 struct VisibleRecord {
   int64_t offset = 0;
   int32_t leader_epoch = -1;
-  Record record;
+  const Record& record;
 };
 
 struct VisibleRecords {
@@ -34,7 +37,7 @@ struct VisibleRecords {
 };
 
 // Records at offsets >= from, at most max_records (> 0). `aborted` is the
-// fetch's list (any order). Does not suspend.
+// fetch's list (any order). Does not suspend. The result refers into `batches`.
 VisibleRecords visible_records(const std::vector<BatchPtr>& batches, const std::vector<AbortedTxn>& aborted,
                                bool read_committed, int64_t from, size_t max_records);
 

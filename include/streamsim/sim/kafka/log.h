@@ -80,6 +80,8 @@ using BatchPtr = std::shared_ptr<const SealedBatch>;
 // Serialisation of a batch (little-endian, length-prefixed fields). decode()
 // rejects anything malformed rather than trusting lengths read from disk.
 std::string encode_batch(const Batch& b);
+// The same bytes appended to out (one allocation: the size is computed first).
+void encode_batch_into(const Batch& b, std::string& out);
 bool decode_batch(std::string_view bytes, Batch* out);
 
 enum class LogErrc { io_error = 1, offset_out_of_range, corrupt };
@@ -155,11 +157,12 @@ class PartitionLog {
     uint64_t encoded_bytes;  // encode_batch() size (read()'s max_bytes counts these)
     uint64_t file_pos;       // where its frame starts in the segment file
   };
-  // Writes a sealed batch; `encoded` is its encode_batch() bytes if the caller
-  // has them (empty: encode here).
-  Result<void, LogErrc> write_entry(BatchPtr b, std::string encoded);
-  // Makes a batch immutable and checksums it; stores the encoding in *encoded if given.
-  static BatchPtr seal(Batch b, std::string* encoded = nullptr);
+  // Writes a sealed batch whose frame frame_into_scratch() has just built.
+  Result<void, LogErrc> write_entry(BatchPtr b);
+  // Encodes b into scratch_ behind room for the frame header.
+  void frame_into_scratch(const Batch& b);
+  // Makes a batch immutable and checksums it.
+  static BatchPtr seal(Batch b);
   Result<void, LogErrc> flush_dirty();
   Unexpected<LogErrc> fail();            // marks the log failed; returns io_error
   size_t index_of(int64_t offset) const;  // batch holding offset (binary search)
@@ -172,6 +175,12 @@ class PartitionLog {
   uint64_t unflushed_ = 0;
   bool dir_dirty_ = false;
   std::vector<size_t> dirty_segments_;  // sorted, unique
+  // The frame being written: kept between appends so its memory is reused.
+  // Storage::write may suspend before it copies, so this lives as long as the
+  // call, and the busy flag keeps a second mutating call from reusing it.
+  std::unique_ptr<char[]> scratch_;
+  size_t scratch_cap_ = 0;
+  size_t scratch_len_ = 0;  // bytes of the current frame
   bool busy_ = false;    // a mutating call is suspended in Storage
   bool failed_ = false;  // an I/O error left the disk state unknown
 };
