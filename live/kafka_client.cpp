@@ -9,6 +9,7 @@
 #include <spdlog/logger.h>
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cstdint>
 #include <cstring>
@@ -18,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -282,7 +284,10 @@ class ClientBase {
   rd_kafka_resp_err_t in_slices(Instant deadline, F&& f, Again&& again) {
     int slice = kFirstSliceMs;
     for (;;) {
-      int ms = std::min(slice, remaining_ms(deadline));
+      // At least 1 ms: librdkafka gives a request with timeout 0 no deadline
+      // at all (rd_kafka_query_watermark_offsets to a broker that is down then
+      // waits until the broker is back, blocking the whole runtime).
+      int ms = std::max(1, std::min(slice, remaining_ms(deadline)));
       rd_kafka_resp_err_t err = f(ms);
       serve();
       if (!again(err) || rt_.now() >= deadline) return err;
@@ -388,8 +393,16 @@ Result<Metadata, Error> fetch_metadata(ClientBase& c, rd_kafka_t* rk, rd_kafka_t
 
 class LiveProducer final : public kafka::Producer, public ClientBase {
  public:
-  LiveProducer(Runtime& rt, const Config& cfg) : ClientBase(rt, cfg, "producer") {}
+  LiveProducer(Runtime& rt, const Config& cfg, std::shared_ptr<TxnLedger> ledger)
+      : ClientBase(rt, cfg, "producer"), txn_id_(cfg.str("transactional.id")) {
+    if (!txn_id_.empty()) ledger_ = std::move(ledger);  // only transactions are emulated
+  }
   ~LiveProducer() override {
+    // A transactional call abandoned by a cancelled task still uses the handle.
+    for (auto& j : txn_jobs_) {
+      j->thread.join();
+      if (j->result != nullptr) rd_kafka_error_destroy(j->result);
+    }
     // Destroy the handle first: its callbacks use the members below. Records
     // still queued are not flushed (call flush() first).
     if (rk_ != nullptr) rd_kafka_destroy(rk_);
@@ -428,6 +441,8 @@ class LiveProducer final : public kafka::Producer, public ClientBase {
     }
     // Unset: librdkafka stamps the wall clock (see the header).
     if (r.timestamp_ms) add(RD_KAFKA_VTYPE_TIMESTAMP).u.i64 = *r.timestamp_ms;
+    // Emulated transaction isolation (txn_ledger.h): the record names its attempt.
+    if (ledger_ && attempt_ != 0) r.headers.push_back(kafka::Header{TxnLedger::kHeader, std::to_string(attempt_)});
     add(RD_KAFKA_VTYPE_OPAQUE).u.ptr = reinterpret_cast<void*>(static_cast<uintptr_t>(r.opaque));
     rd_kafka_headers_t* hdrs = nullptr;
     if (!r.headers.empty()) {
@@ -455,9 +470,10 @@ class LiveProducer final : public kafka::Producer, public ClientBase {
     Instant deadline = rt_.now() + timeout;
     for (;;) {
       serve();
-      if (!reports_.empty() || rt_.now() >= deadline) break;
+      if (has_reports() || rt_.now() >= deadline) break;
       wait_a_little(deadline);
     }
+    std::lock_guard<std::mutex> lk(dr_mu_);
     std::vector<DeliveryReport> out(std::make_move_iterator(reports_.begin()), std::make_move_iterator(reports_.end()));
     reports_.clear();
     return out;
@@ -480,7 +496,7 @@ class LiveProducer final : public kafka::Producer, public ClientBase {
     }
   }
 
-  size_t outstanding() const override { return static_cast<size_t>(produced_ - reported_); }
+  size_t outstanding() const override { return static_cast<size_t>(produced_ - reported_.load()); }
 
   Result<int32_t, Error> partition_count(const std::string& topic, Duration timeout) override {
     Instant deadline = rt_.now() + timeout;
@@ -500,35 +516,99 @@ class LiveProducer final : public kafka::Producer, public ClientBase {
 
   // The transactional calls block the OS thread for up to their timeout.
   Result<void, Error> init_transactions(Duration timeout) override {
-    return txn_result(rd_kafka_init_transactions(rk_, txn_ms(timeout)), "init_transactions");
+    const int ms = txn_ms(timeout);
+    auto r = txn_result(txn_call([rk = rk_, ms] { return rd_kafka_init_transactions(rk, ms); }), "init_transactions");
+    if (r.ok() && ledger_) ledger_->fence(txn_id_);
+    return r;
   }
   Result<void, Error> begin_transaction() override {
-    return txn_result(rd_kafka_begin_transaction(rk_), "begin_transaction");
+    auto r = txn_result(rd_kafka_begin_transaction(rk_), "begin_transaction");
+    if (r.ok() && ledger_) attempt_ = ledger_->begin(txn_id_);
+    return r;
   }
   Result<void, Error> send_offsets_to_transaction(const std::vector<TopicPartitionOffset>& offsets,
                                                   const kafka::GroupMetadata& group, Duration timeout) override {
-    PartList list = make_list(offsets);
-    rd_kafka_consumer_group_metadata_t* cgmd = rd_kafka_consumer_group_metadata_new_with_genid(
-        group.group_id.c_str(), group.generation, group.member_id.c_str(),
-        group.group_instance_id ? group.group_instance_id->c_str() : nullptr);
-    rd_kafka_error_t* e = rd_kafka_send_offsets_to_transaction(rk_, list.get(), cgmd, to_ms(timeout));
-    rd_kafka_consumer_group_metadata_destroy(cgmd);
-    return txn_result(e, "send_offsets_to_transaction");
+    const int ms = to_ms(timeout);
+    rd_kafka_error_t* e = txn_call([rk = rk_, ms, offsets, group] {
+      PartList list = make_list(offsets);
+      rd_kafka_consumer_group_metadata_t* cgmd = rd_kafka_consumer_group_metadata_new_with_genid(
+          group.group_id.c_str(), group.generation, group.member_id.c_str(),
+          group.group_instance_id ? group.group_instance_id->c_str() : nullptr);
+      rd_kafka_error_t* err = rd_kafka_send_offsets_to_transaction(rk, list.get(), cgmd, ms);
+      rd_kafka_consumer_group_metadata_destroy(cgmd);
+      return err;
+    });
+    auto r = txn_result(e, "send_offsets_to_transaction");
+    if (r.ok() && ledger_ && attempt_ != 0) ledger_->add_offsets(attempt_, group.group_id, offsets);
+    return r;
   }
   Result<void, Error> commit_transaction(Duration timeout) override {
-    return txn_result(rd_kafka_commit_transaction(rk_, txn_ms(timeout)), "commit_transaction");
+    const int ms = txn_ms(timeout);
+    auto r = txn_result(txn_call([rk = rk_, ms] { return rd_kafka_commit_transaction(rk, ms); }), "commit_transaction");
+    if (r.ok() && ledger_ && attempt_ != 0) {
+      ledger_->commit(attempt_);
+      attempt_ = 0;
+    }
+    return r;
   }
   Result<void, Error> abort_transaction(Duration timeout) override {
-    return txn_result(rd_kafka_abort_transaction(rk_, txn_ms(timeout)), "abort_transaction");
+    const int ms = txn_ms(timeout);
+    auto r = txn_result(txn_call([rk = rk_, ms] { return rd_kafka_abort_transaction(rk, ms); }), "abort_transaction");
+    if (r.ok() && ledger_ && attempt_ != 0) {
+      ledger_->abort(attempt_);
+      attempt_ = 0;
+    }
+    return r;
   }
 
   void serve() override {
     rd_kafka_poll(rk_, 0);
     drain_logs();
+    if (ledger_) {
+      std::vector<Delivered> d;
+      {
+        std::lock_guard<std::mutex> lk(dr_mu_);
+        d.swap(delivered_);
+      }
+      for (const auto& x : d) ledger_->delivered(x.attempt, x.tp, x.offset);
+    }
     rethrow_deferred();
+  }
+  bool has_reports() {
+    std::lock_guard<std::mutex> lk(dr_mu_);
+    return !reports_.empty();
   }
 
  private:
+  // librdkafka's transactional calls block their thread, and not always within
+  // their timeout: with the mock's coordinator down,
+  // rd_kafka_send_offsets_to_transaction waited far past it, and with it every
+  // task of the runtime (the one that would bring the broker back included).
+  // So each runs on a thread of its own while this task waits on the Runtime.
+  // One call at a time per producer, as librdkafka requires: the calling task
+  // waits for it. A task cancelled meanwhile leaves the call to finish; the
+  // destructor joins it before destroying the handle.
+  struct TxnJob {
+    std::atomic<bool> done{false};
+    rd_kafka_error_t* result = nullptr;
+    std::thread thread;
+  };
+  template <class F>
+  rd_kafka_error_t* txn_call(F&& f) {
+    auto job = std::make_unique<TxnJob>();
+    TxnJob* raw = job.get();
+    raw->thread = std::thread([raw, fn = std::forward<F>(f)]() mutable {
+      raw->result = fn();
+      raw->done.store(true);
+    });
+    txn_jobs_.push_back(std::move(job));
+    while (!raw->done.load()) rt_.sleep_for(kPollInterval);  // TaskCancelled leaves the job to the destructor
+    raw->thread.join();
+    rd_kafka_error_t* e = raw->result;
+    txn_jobs_.pop_back();
+    return e;
+  }
+
   Result<void, Error> txn_result(rd_kafka_error_t* e, const char* what) {
     serve();
     if (e == nullptr) return {};
@@ -554,6 +634,18 @@ class LiveProducer final : public kafka::Producer, public ClientBase {
         r.error = p->error(m->err, "delivery to " + tp_name(r.tp.topic, r.tp.partition), rk);
         r.offset = KafkaOffset::invalid();
       }
+      // This callback also runs on a transactional call's thread (librdkafka's
+      // commit flushes on its caller): only dr_mu_'s members are touched here.
+      std::lock_guard<std::mutex> lk(p->dr_mu_);
+      if (p->ledger_ && m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const void* val = nullptr;
+        size_t size = 0;
+        rd_kafka_headers_t* hdrs = nullptr;
+        if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            rd_kafka_header_get_last(hdrs, TxnLedger::kHeader, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR && val) {
+          p->delivered_.push_back({std::stoull(std::string(static_cast<const char*>(val), size)), r.tp, m->offset});
+        }
+      }
       p->reports_.push_back(std::move(r));
       ++p->reported_;
     } catch (...) {
@@ -562,8 +654,22 @@ class LiveProducer final : public kafka::Producer, public ClientBase {
   }
 
   rd_kafka_t* rk_ = nullptr;
+  std::string txn_id_;
+  std::vector<std::unique_ptr<TxnJob>> txn_jobs_;  // at most one: the running transactional call
+  std::shared_ptr<TxnLedger> ledger_;  // set: transactions are emulated
+  uint64_t attempt_ = 0;               // the open transaction's attempt in ledger_
   uint64_t produced_ = 0;
-  uint64_t reported_ = 0;
+  std::atomic<uint64_t> reported_{0};
+  // Filled by on_delivery (any thread), under dr_mu_: reports_ and the
+  // delivered offsets of emulated transactions, which serve() hands to the
+  // ledger on the runtime's thread.
+  std::mutex dr_mu_;
+  struct Delivered {
+    uint64_t attempt;
+    TopicPartition tp;
+    int64_t offset;
+  };
+  std::vector<Delivered> delivered_;
   // Reports not yet returned by poll. Bounded by queue.buffering.max.messages:
   // produce() fails with local_queue_full before more records are outstanding.
   std::deque<DeliveryReport> reports_;
@@ -609,8 +715,12 @@ std::optional<kafka::GroupMetadata> parse_cgmd(const rd_kafka_consumer_group_met
 
 class LiveConsumer final : public kafka::Consumer, public ClientBase {
  public:
-  LiveConsumer(Runtime& rt, const Config& cfg)
-      : ClientBase(rt, cfg, "consumer"), group_id_(cfg.str("group.id")), no_group_(group_id_.empty()) {}
+  LiveConsumer(Runtime& rt, const Config& cfg, std::shared_ptr<TxnLedger> ledger)
+      : ClientBase(rt, cfg, "consumer"),
+        group_id_(cfg.str("group.id")),
+        no_group_(group_id_.empty()),
+        ledger_(std::move(ledger)),
+        isolate_(ledger_ && cfg.str("isolation.level") == "read_committed") {}
   ~LiveConsumer() override {
     // Without close() the member leaves by session timeout; destroy must not run
     // the blocking close (and its rebalance callbacks) from a destructor.
@@ -655,6 +765,7 @@ class LiveConsumer final : public kafka::Consumer, public ClientBase {
   Result<void, Error> assign(const std::vector<TopicPartitionOffset>& partitions) override {
     if (closed_) return unexpected(error(RD_KAFKA_RESP_ERR__STATE, "assign: consumer closed"));
     PartList l = make_list(partitions);
+    forget_all();
     rd_kafka_resp_err_t e = rd_kafka_assign(rk_, l.get());
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return unexpected(error(e, "assign"));
     return {};
@@ -674,16 +785,22 @@ class LiveConsumer final : public kafka::Consumer, public ClientBase {
     Instant deadline = rt_.now() + timeout;
     std::vector<ConsumerRecord> out;
     for (;;) {
-      while (out.size() < max) {
+      if (isolate_) release_held();
+      while (out.size() + ready_.size() < max) {
         Message m(rd_kafka_consumer_poll(rk_, 0));  // serves rebalance and commit callbacks too
         rethrow_deferred();
         if (!m) break;
         if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
           consumer_error(m.get());
-          if (!pending_.empty() && out.empty()) break;
+          if (!pending_.empty() && out.empty() && ready_.empty()) break;
           continue;
         }
-        out.push_back(to_record(m.get()));
+        if (isolate_) admit(to_record(m.get()));
+        else out.push_back(to_record(m.get()));
+      }
+      while (!ready_.empty() && out.size() < max) {
+        out.push_back(std::move(ready_.front()));
+        ready_.pop_front();
       }
       drain_logs();
       if (!out.empty()) return out;
@@ -750,11 +867,31 @@ class LiveConsumer final : public kafka::Consumer, public ClientBase {
                  e == RD_KAFKA_RESP_ERR_NOT_COORDINATOR || e == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS;
         });
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return unexpected(error(e, "committed"));
-    return to_offsets(l.get(), "committed");
+    auto out = to_offsets(l.get(), "committed");
+    if (out.ok() && ledger_) {
+      // Offsets committed by emulated transactions (the mock keeps none).
+      for (auto& o : *out) {
+        auto t = ledger_->committed_offset(group_id_, o.tp);
+        if (t && (o.offset.is_logical() || o.offset.value < *t)) {
+          o.offset = KafkaOffset{*t};
+          o.error.reset();
+        }
+      }
+    }
+    return out;
   }
 
   Result<KafkaOffset, Error> position(const TopicPartition& tp) const override {
     if (closed_) return unexpected(error(RD_KAFKA_RESP_ERR__STATE, "position: consumer closed"));
+    if (isolate_) {
+      // Emulated read_committed: the position is the first record not yet
+      // returned (librdkafka's is past the records held back here), so a
+      // reader comparing it with the last stable offset keeps polling until
+      // they are released.
+      for (const auto& r : ready_)
+        if (r.tp == tp) return r.offset;
+      if (auto h = held_.find(tp); h != held_.end() && !h->second.empty()) return h->second.front().offset;
+    }
     PartList l = make_list(std::vector<TopicPartition>{tp});
     rd_kafka_resp_err_t e = rd_kafka_position(rk_, l.get());
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return unexpected(error(e, "position"));
@@ -768,6 +905,7 @@ class LiveConsumer final : public kafka::Consumer, public ClientBase {
     if (closed_) return unexpected(error(RD_KAFKA_RESP_ERR__STATE, "seek: consumer closed"));
     Instant deadline = rt_.now() + timeout;
     const std::string what = "seek " + tp_name(tp.topic, tp.partition);
+    forget({tp});
     PartList l;
     rd_kafka_resp_err_t e = in_slices(
         deadline,
@@ -935,6 +1073,10 @@ class LiveConsumer final : public kafka::Consumer, public ClientBase {
   }
 
   void apply_assignment(rd_kafka_topic_partition_list_t* parts, bool cooperative, bool add) {
+    if (!add) {
+      if (parts == nullptr || !cooperative) forget_all();
+      else forget(to_tps(parts));
+    }
     if (cooperative) {
       rd_kafka_error_t* e = add ? rd_kafka_incremental_assign(rk_, parts) : rd_kafka_incremental_unassign(rk_, parts);
       if (e != nullptr) add_pending(error(e, add ? "incremental assign" : "incremental unassign"));
@@ -1048,9 +1190,52 @@ class LiveConsumer final : public kafka::Consumer, public ClientBase {
     return {};
   }
 
+  // ---- Emulated read_committed (txn_ledger.h). ----
+  // A record of an open attempt, and every later record of its partition, is
+  // held until the attempt ends; decided ones move to ready_ in offset order.
+  void admit(ConsumerRecord r) {
+    auto& q = held_[r.tp];
+    q.push_back(std::move(r));
+    release(q);
+  }
+  void release(std::deque<ConsumerRecord>& q) {
+    while (!q.empty()) {
+      ConsumerRecord& r = q.front();
+      auto h = std::find_if(r.headers.begin(), r.headers.end(), [](const kafka::Header& x) { return x.key == TxnLedger::kHeader; });
+      if (h != r.headers.end()) {
+        const auto st = h->value ? ledger_->state(std::stoull(*h->value)) : TxnLedger::State::committed;
+        if (st == TxnLedger::State::open) return;
+        if (st == TxnLedger::State::aborted) {
+          q.pop_front();
+          continue;
+        }
+        r.headers.erase(h);
+      }
+      ready_.push_back(std::move(r));
+      q.pop_front();
+    }
+  }
+  void release_held() {
+    for (auto& [tp, q] : held_) release(q);
+  }
+  void forget(const std::vector<TopicPartition>& tps) {
+    for (const auto& tp : tps) {
+      held_.erase(tp);
+      std::erase_if(ready_, [&](const ConsumerRecord& r) { return r.tp == tp; });
+    }
+  }
+  void forget_all() {
+    held_.clear();
+    ready_.clear();
+  }
+
   rd_kafka_t* rk_ = nullptr;
   std::string group_id_;
   bool no_group_ = false;
+  std::shared_ptr<TxnLedger> ledger_;
+  bool isolate_ = false;  // read_committed emulated
+  std::map<TopicPartition, std::deque<ConsumerRecord>> held_;
+  std::deque<ConsumerRecord> ready_;
   kafka::RebalanceListener* listener_ = nullptr;
   bool closed_ = false;
   std::deque<Error> pending_;  // errors for the next poll, bounded by kMaxPendingErrors
@@ -1060,8 +1245,11 @@ class LiveConsumer final : public kafka::Consumer, public ClientBase {
 
 class LiveAdmin final : public kafka::Admin, public ClientBase {
  public:
-  LiveAdmin(Runtime& rt, const Config& cfg) : ClientBase(rt, cfg, "admin"), cfg_(cfg) {}
+  LiveAdmin(Runtime& rt, const Config& cfg, std::shared_ptr<TxnLedger> ledger)
+      : ClientBase(rt, cfg, "admin"), cfg_(cfg), ledger_(std::move(ledger)) {}
   ~LiveAdmin() override {
+    // Queries that outlived their deadline still use the offsets handles.
+    for (auto& q : queries_) q->thread.join();
     for (auto& [committed, rk] : offsets_rk_) rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     if (rk_ != nullptr) rd_kafka_destroy(rk_);
   }
@@ -1075,6 +1263,26 @@ class LiveAdmin final : public kafka::Admin, public ClientBase {
 
   Result<std::vector<std::optional<Error>>, Error> create_topics(const std::vector<kafka::TopicSpec>& topics,
                                                                  Duration timeout) override {
+    if (ledger_) {
+      // The mock cluster (a ledger means the mock, txn_ledger.h) does not serve
+      // CreateTopics: its topics are made with rd_kafka_mock_topic_create
+      // beforehand, and a request for one that exists answers
+      // TOPIC_ALREADY_EXISTS here, as a broker would.
+      auto d = describe_topics([&] {
+        std::vector<std::string> n;
+        for (const auto& t : topics) n.push_back(t.name);
+        return n;
+      }(), timeout);
+      if (d.ok() && d->size() == topics.size()) {
+        std::vector<std::optional<Error>> out;
+        bool all = true;
+        for (const auto& info : *d) {
+          all = all && !info.partitions.empty();
+          out.push_back(error(RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS, "create_topics " + info.name));
+        }
+        if (all) return out;
+      }
+    }
     std::vector<rd_kafka_NewTopic_t*> nts;
     struct Free {
       std::vector<rd_kafka_NewTopic_t*>* v;
@@ -1199,13 +1407,14 @@ class LiveAdmin final : public kafka::Admin, public ClientBase {
     std::vector<TopicPartitionOffset> out;
     for (const auto& tp : partitions) {
       int64_t lo = RD_KAFKA_OFFSET_INVALID, hi = RD_KAFKA_OFFSET_INVALID;
-      rd_kafka_resp_err_t e = in_slices(
-          deadline,
-          [&](int ms) { return rd_kafka_query_watermark_offsets(*rk, tp.topic.c_str(), tp.partition, &lo, &hi, ms); },
-          [](rd_kafka_resp_err_t e) {
-            return unreachable_code(e) || e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
-                   e == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION;
-          });
+      rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+      for (;;) {
+        e = query_watermarks(*rk, tp, deadline, &lo, &hi);
+        const bool again = unreachable_code(e) || e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                           e == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION;
+        if (!again || rt_.now() >= deadline) break;
+        wait_a_little(deadline);
+      }
       const std::string what = "list_offsets " + tp_name(tp.topic, tp.partition);
       if (unreachable_code(e)) return unexpected(error(e, what));
       TopicPartitionOffset o;
@@ -1214,6 +1423,9 @@ class LiveAdmin final : public kafka::Admin, public ClientBase {
       if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         o.offset = KafkaOffset::invalid();
         o.error = error(e, what);
+      } else if (ledger_ && read_committed && spec != kafka::OffsetSpec::earliest) {
+        // Emulated last stable offset: the first record of an open transaction.
+        if (auto first = ledger_->first_open_offset(tp); first && *first < o.offset.value) o.offset = KafkaOffset{*first};
       }
       out.push_back(std::move(o));
     }
@@ -1234,8 +1446,12 @@ class LiveAdmin final : public kafka::Admin, public ClientBase {
     auto it = offsets_rk_.find(read_committed);
     if (it != offsets_rk_.end()) return it->second;
     Error err;
+    // socket.timeout.ms bounds a query whose leader is down (see
+    // query_watermarks), and so the wait for it when this admin is destroyed.
+    const int64_t socket_ms = std::min<int64_t>(cfg_.num("socket.timeout.ms"), kMaxQuerySocketTimeoutMs);
     rd_kafka_t* rk = create(RD_KAFKA_CONSUMER, cfg_,
-                            {{"isolation.level", read_committed ? "read_committed" : "read_uncommitted"}},
+                            {{"isolation.level", read_committed ? "read_committed" : "read_uncommitted"},
+                             {"socket.timeout.ms", std::to_string(socket_ms)}},
                             [](rd_kafka_conf_t*) {}, &err);
     if (rk == nullptr) return unexpected(err);
     offsets_rk_[read_committed] = rk;
@@ -1299,9 +1515,57 @@ class LiveAdmin final : public kafka::Admin, public ClientBase {
     return out;
   }
 
+  // rd_kafka_query_watermark_offsets ignores its timeout while the partition's
+  // leader is unreachable: it waits for its requests, which fail only after
+  // socket.timeout.ms (measured: a mock broker set down blocked it for 60 s,
+  // and with it every task of the runtime, including the one that would bring
+  // the broker back). So it runs on a thread of its own while this task waits
+  // on the Runtime; a query still running at the deadline is left to finish
+  // (it holds copies of its arguments) and joined later.
+  struct WatermarkQuery {
+    std::string topic;
+    int32_t partition = 0;
+    int64_t lo = RD_KAFKA_OFFSET_INVALID, hi = RD_KAFKA_OFFSET_INVALID;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    std::atomic<bool> done{false};
+    std::thread thread;
+  };
+  static constexpr int64_t kMaxQuerySocketTimeoutMs = 10'000;
+
+  rd_kafka_resp_err_t query_watermarks(rd_kafka_t* rk, const TopicPartition& tp, Instant deadline, int64_t* lo,
+                                       int64_t* hi) {
+    // Reap the queries that ended since.
+    std::erase_if(queries_, [](const std::unique_ptr<WatermarkQuery>& q) {
+      if (!q->done.load()) return false;
+      q->thread.join();
+      return true;
+    });
+    auto q = std::make_unique<WatermarkQuery>();
+    q->topic = tp.topic;
+    q->partition = tp.partition;
+    WatermarkQuery* raw = q.get();
+    const int ms = std::max(1, remaining_ms(deadline));
+    raw->thread = std::thread([raw, rk, ms] {
+      raw->err = rd_kafka_query_watermark_offsets(rk, raw->topic.c_str(), raw->partition, &raw->lo, &raw->hi, ms);
+      raw->done.store(true);
+    });
+    while (!raw->done.load() && rt_.now() < deadline) wait_a_little(deadline);
+    if (!raw->done.load()) {
+      queries_.push_back(std::move(q));
+      return RD_KAFKA_RESP_ERR__TIMED_OUT;
+    }
+    raw->thread.join();
+    serve();
+    *lo = raw->lo;
+    *hi = raw->hi;
+    return raw->err;
+  }
+
   Config cfg_;
+  std::shared_ptr<TxnLedger> ledger_;
   rd_kafka_t* rk_ = nullptr;
   std::map<bool, rd_kafka_t*> offsets_rk_;
+  std::vector<std::unique_ptr<WatermarkQuery>> queries_;  // still running after their deadline
 };
 
 }  // namespace
@@ -1310,7 +1574,7 @@ Result<std::unique_ptr<kafka::Producer>, Error> LiveKafka::producer(const Config
   if (cfg.role() != kafka::Role::producer) {
     return unexpected(Error{Errc::local_invalid_arg, "producer(): the Config was made for another role"});
   }
-  auto p = std::make_unique<LiveProducer>(rt_, cfg);
+  auto p = std::make_unique<LiveProducer>(rt_, cfg, ledger_);
   auto r = p->start(cfg);
   if (!r.ok()) return unexpected(r.error());
   return std::unique_ptr<kafka::Producer>(std::move(p));
@@ -1320,7 +1584,7 @@ Result<std::unique_ptr<kafka::Consumer>, Error> LiveKafka::consumer(const Config
   if (cfg.role() != kafka::Role::consumer) {
     return unexpected(Error{Errc::local_invalid_arg, "consumer(): the Config was made for another role"});
   }
-  auto c = std::make_unique<LiveConsumer>(rt_, cfg);
+  auto c = std::make_unique<LiveConsumer>(rt_, cfg, ledger_);
   auto r = c->start(cfg);
   if (!r.ok()) return unexpected(r.error());
   return std::unique_ptr<kafka::Consumer>(std::move(c));
@@ -1329,7 +1593,7 @@ Result<std::unique_ptr<kafka::Consumer>, Error> LiveKafka::consumer(const Config
 Result<std::unique_ptr<kafka::Admin>, Error> LiveKafka::admin(const Config& cfg) {
   // Any role: an admin client needs only the connection properties, and a
   // producer's or consumer's Config carries them.
-  auto a = std::make_unique<LiveAdmin>(rt_, cfg);
+  auto a = std::make_unique<LiveAdmin>(rt_, cfg, ledger_);
   auto r = a->start();
   if (!r.ok()) return unexpected(r.error());
   return std::unique_ptr<kafka::Admin>(std::move(a));

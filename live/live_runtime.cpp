@@ -241,6 +241,20 @@ TaskHandle LiveRuntime::spawn(std::string name, std::function<void()> fn) {
   return TaskHandle(kernel_->spawn(group_, opt_.name + "/" + name, std::move(fn)));
 }
 
+std::unique_ptr<LiveProcess> LiveRuntime::process(std::string name) {
+  const uint32_t g = kernel_->add_group(tracer_.add_node(opt_.name + "/" + name));
+  return std::make_unique<LiveProcess>(*this, std::move(name), g);
+}
+
+TaskHandle LiveProcess::spawn(std::string name, std::function<void()> fn) {
+  SS_ASSERT(fn != nullptr, "spawn of an empty function");
+  return TaskHandle(rt_.kernel().spawn(group_, name_ + "/" + name, std::move(fn)));
+}
+
+void LiveProcess::crash() { rt_.kernel().cancel_group(group_); }
+
+size_t LiveProcess::live_tasks() const { return rt_.kernel().live_tasks(group_); }
+
 sim::RunStop LiveRuntime::run(Duration limit) {
   return kernel_->run(limit == Duration::max() ? Instant::never() : kernel_->now() + limit);
 }

@@ -32,6 +32,7 @@ Result<MockCluster*, MockErrc> MockCluster::start(int brokers, std::string* erro
   c->rk_ = rk;
   c->mc_ = mc;
   c->bootstraps_ = rd_kafka_mock_cluster_bootstraps(mc);
+  c->brokers_ = brokers;
   SS_ASSERT(!c->bootstraps_.empty(), "mock cluster without bootstrap servers");
   return c;
 }
@@ -51,6 +52,24 @@ Result<void, MockErrc> MockCluster::create_topic(const std::string& topic, int p
 void MockCluster::set_broker_down(int broker_id, bool down) {
   rd_kafka_resp_err_t err = down ? rd_kafka_mock_broker_set_down(mc_, broker_id) : rd_kafka_mock_broker_set_up(mc_, broker_id);
   SS_ASSERT(err == RD_KAFKA_RESP_ERR_NO_ERROR, "mock broker state change failed");
+}
+
+void MockCluster::set_broker_rtt(int broker_id, int rtt_ms) {
+  rd_kafka_resp_err_t err = rd_kafka_mock_broker_set_rtt(mc_, broker_id, rtt_ms);
+  SS_ASSERT(err == RD_KAFKA_RESP_ERR_NO_ERROR, "mock broker rtt change failed");
+}
+
+void MockCluster::push_request_errors(int16_t api_key, int count, int32_t error) {
+  std::vector<rd_kafka_resp_err_t> errs(static_cast<size_t>(count), static_cast<rd_kafka_resp_err_t>(error));
+  rd_kafka_mock_push_request_errors_array(mc_, api_key, errs.size(), errs.data());
+}
+
+bool MockCluster::set_partition_leader(const std::string& topic, int32_t partition, int broker_id) {
+  return rd_kafka_mock_partition_set_leader(mc_, topic.c_str(), partition, broker_id) == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+bool MockCluster::set_coordinator(const std::string& key_type, const std::string& key, int broker_id) {
+  return rd_kafka_mock_coordinator_set(mc_, key_type.c_str(), key.c_str(), broker_id) == RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 }  // namespace streamsim::live

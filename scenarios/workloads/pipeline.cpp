@@ -74,6 +74,9 @@ class Recorder final : public e::EngineObserver {
   void on_commit(const e::WatermarkCommit& c) override {
     h_.watermark_commits.push_back(WatermarkCommit{name_, rt_.now(), c.batch, c.partition, c.watermark.ms()});
   }
+  void on_batch(const e::BatchSummary& b) override {
+    h_.batches.push_back(BatchReport{name_, rt_.now(), b.batch, b.records_in});
+  }
   void on_late(const e::LateEvent& l) override {
     h_.late_reports.push_back(LateReport{name_, rt_.now(), e::to_string(l.source), l.event_time.ms(), l.watermark.ms()});
   }
@@ -86,25 +89,37 @@ class Recorder final : public e::EngineObserver {
 
 }  // namespace
 
-PipelineWorkload::PipelineWorkload(const proto::PipelineWorkload& cfg, const proto::RunConfig& run)
+PipelineWorkload::PipelineWorkload(const proto::PipelineWorkload& cfg, const proto::RunConfig& run,
+                                   std::string topic_prefix)
     : cfg_(cfg),
       run_(run),
       n_producers_(or_default<uint32_t>(cfg.input().producers(), 1)),
-      n_instances_(or_default<uint32_t>(cfg.instances(), 1)) {
+      n_instances_(or_default<uint32_t>(cfg.instances(), 1)),
+      prefix_(std::move(topic_prefix)) {
   e::PipelineRegistry reg;
   e::register_builtin_pipelines(reg);
-  std::vector<std::pair<std::string, std::string>> params;
-  for (const auto& p : cfg_.pipeline().params()) params.push_back({p.key(), p.value()});
-  auto built = reg.build(or_default(cfg_.pipeline().name(), "click-counts"), params);
+  for (const auto& p : cfg_.pipeline().params()) params_.push_back({p.key(), p.value()});
+  auto built = reg.build(or_default(cfg_.pipeline().name(), "click-counts"), params_);
   SS_ASSERT(built.ok(), "the pipeline was validated by the loader");
+  if (!prefix_.empty()) {
+    // Live mode: the same pipeline on prefixed topics (its "source" and
+    // "sink" parameters, which every registered windowed pipeline has).
+    const std::string src = prefix_ + built->plan().source_topic, dst = prefix_ + built->plan().sink_topic;
+    std::erase_if(params_, [](const auto& kv) { return kv.first == "source" || kv.first == "sink"; });
+    params_.push_back({"source", src});
+    params_.push_back({"sink", dst});
+    built = reg.build(or_default(cfg_.pipeline().name(), "click-counts"), params_);
+    SS_ASSERT(built.ok() && built->plan().source_topic == src && built->plan().sink_topic == dst,
+              "the pipeline takes its topics from its source and sink parameters");
+  }
   const e::PipelinePlan& plan = built->plan();
   SS_ASSERT(plan.window_kind && plan.aggregate && plan.watermark_delay_ms,
             "the loader admits only windowed aggregates with a watermark");
   source_ = plan.source_topic;
   sink_ = plan.sink_topic;
-  late_topic_ = or_default(cfg_.engine().late_topic(), sink_ + "-late");
-  dlq_topic_ = or_default(cfg_.engine().dead_letter_topic(), sink_ + "-dlq");
-  app_ = or_default(cfg_.engine().application_id(), "app");
+  late_topic_ = cfg_.engine().late_topic().empty() ? sink_ + "-late" : prefix_ + cfg_.engine().late_topic();
+  dlq_topic_ = cfg_.engine().dead_letter_topic().empty() ? sink_ + "-dlq" : prefix_ + cfg_.engine().dead_letter_topic();
+  app_ = prefix_ + or_default(cfg_.engine().application_id(), "app");
   // The reference evaluates this very plan (harness/checkers/eos_checker.cpp).
   // window_ms is the size, or the gap of sessions: it spaces the sentinels.
   const int64_t window_ms = *plan.window_kind == e::WindowSpec::Kind::session ? plan.session_gap_ms : plan.window_size_ms;
@@ -122,6 +137,45 @@ PipelineWorkload::~PipelineWorkload() {
   // The runner destroys the workload before the simulation, whose teardown
   // then unwinds the engine nodes: their guards must not touch this object.
   *alive_ = false;
+}
+
+std::vector<PipelineWorkload::TopicLayout> PipelineWorkload::topic_layout(int brokers) const {
+  const auto& cl = cfg_.cluster();
+  const int16_t rf = static_cast<int16_t>(std::min(3, brokers));
+  // The topics the pipeline needs, with defaults; a scenario's `topics` entry
+  // of the same name replaces the defaults field by field.
+  std::vector<TopicLayout> out;
+  for (auto [name, parts] : std::vector<std::pair<std::string, int32_t>>{
+           {source_, 3}, {sink_, 3}, {late_topic_, 1}, {dlq_topic_, 1}}) {
+    TopicLayout t;
+    t.name = name;
+    t.partitions = parts;
+    t.replication = rf;
+    t.min_insync_replicas = std::min<int32_t>(2, rf);
+    out.push_back(t);
+  }
+  for (const auto& given : cl.topics()) {
+    for (TopicLayout& t : out) {
+      // Scenario topics are named without the live run's prefix.
+      if (prefix_ + given.name() != t.name) continue;
+      if (given.partitions()) t.partitions = static_cast<int32_t>(given.partitions());
+      if (given.replication()) t.replication = static_cast<int16_t>(given.replication());
+      if (given.min_insync_replicas()) t.min_insync_replicas = static_cast<int32_t>(given.min_insync_replicas());
+    }
+  }
+  return out;
+}
+
+void PipelineWorkload::attach(External ext) {
+  bootstrap_ = std::move(ext.bootstrap);
+  brokers_ = ext.brokers;
+  topics_ = std::move(ext.topics);
+  on_final_read_done_ = std::move(ext.on_final_read_done);
+  for (const auto& t : topics_)
+    if (t.name == source_) source_partitions_ = t.partitions;
+  SS_ASSERT(source_partitions_ > static_cast<int32_t>(cfg_.input().idle_partitions()),
+            "the loader keeps at least one source partition busy");
+  for (uint32_t i = 0; i < n_instances_ + cfg_.spare_instances(); ++i) wanted_[i] = i < n_instances_;
 }
 
 void PipelineWorkload::setup(sim::Simulation& sim) {
@@ -156,10 +210,17 @@ void PipelineWorkload::setup(sim::Simulation& sim) {
   SS_ASSERT(source_partitions_ > static_cast<int32_t>(cfg_.input().idle_partitions()),
             "the loader keeps at least one source partition busy");
   cluster_ = std::make_unique<sim::kafka::Cluster>(sim, cc);
+  bootstrap_ = cluster_->bootstrap_servers();
+  brokers_ = static_cast<int>(cluster_->broker_nodes().size());
+  for (const auto& t : cc.topics) topics_.push_back(TopicLayout{t.name, t.partitions, t.replication, t.min_insync_replicas});
+  on_final_read_done_ = [this] { sim_->kernel().request_stop(); };
   targets_ = cluster_->broker_nodes();
   for (sim::NodeId c : cluster_->controller_nodes()) targets_.push_back(c);
   for (uint32_t i = 0; i < n_producers_; ++i)
-    sim.add_node("producer-" + std::to_string(i), [this, i](SimRuntime& rt) { producer_main(rt, i); });
+    sim.add_node("producer-" + std::to_string(i), [this, i](SimRuntime& rt) {
+      sim::kafka::SimKafka kafka(rt);
+      producer_main(rt, kafka, i);
+    });
   const uint32_t spares = cfg_.spare_instances();
   for (uint32_t i = 0; i < n_instances_ + spares; ++i) {
     wanted_[i] = i < n_instances_;
@@ -167,17 +228,19 @@ void PipelineWorkload::setup(sim::Simulation& sim) {
         sim.add_node("engine-" + std::to_string(i), [this, i](SimRuntime& rt) { engine_node_main(rt, i); }).id();
     (i < n_instances_ ? engines_ : spares_).push_back(id);
   }
-  sim.add_node("final-reader", [this](SimRuntime& rt) { final_reader_main(rt); });
+  sim.add_node("final-reader", [this](SimRuntime& rt) {
+    sim::kafka::SimKafka kafka(rt);
+    final_reader_main(rt, kafka);
+  });
 }
 
 // ------------------------------------------------------------- producers ---
 
-void PipelineWorkload::producer_main(SimRuntime& rt, uint32_t index) {
+void PipelineWorkload::producer_main(Runtime& rt, k::Kafka& kafka, uint32_t index) {
   const auto& in = cfg_.input();
   rt.sleep_until(Instant::epoch() + Duration::millis(static_cast<int64_t>(or_default<uint64_t>(in.start_ms(), 1000))));
-  sim::kafka::SimKafka kafka(rt);
   std::vector<std::pair<std::string, std::string>> props = {
-      {"bootstrap.servers", cluster_->bootstrap_servers()}, {"acks", "all"}, {"enable.idempotence", "true"},
+      {"bootstrap.servers", bootstrap_}, {"acks", "all"}, {"enable.idempotence", "true"},
       {"linger.ms", "5"}, {"request.timeout.ms", std::to_string(kRequestTimeoutMs)}};
   for (const auto& p : in.producer_config()) props.push_back({p.key(), p.value()});
   auto pc = k::Config::make(k::Role::producer, props);
@@ -301,22 +364,19 @@ void PipelineWorkload::producer_main(SimRuntime& rt, uint32_t index) {
 
 // --------------------------------------------------------------- engines ---
 
-void PipelineWorkload::engine_main(SimRuntime& rt, uint32_t index) {
+void PipelineWorkload::engine_main(Runtime& rt, k::Kafka& kafka, uint32_t index) {
   const std::string name = "engine-" + std::to_string(index) + "#" + std::to_string(++incarnations_[index]);
   history_.engine_starts.push_back(EngineStart{name, rt.now()});
   rt.sleep_for(Duration::seconds(1));  // the cluster elects its controller first
-  sim::kafka::SimKafka kafka(rt);
   e::PipelineRegistry reg;
   e::register_builtin_pipelines(reg);
-  std::vector<std::pair<std::string, std::string>> params;
-  for (const auto& p : cfg_.pipeline().params()) params.push_back({p.key(), p.value()});
-  auto p = reg.build(or_default(cfg_.pipeline().name(), "click-counts"), params);
+  auto p = reg.build(or_default(cfg_.pipeline().name(), "click-counts"), params_);
   SS_ASSERT(p.ok(), "the pipeline was validated by the loader");
   const auto& es = cfg_.engine();
   Recorder recorder(rt, history_, name);  // outlives the instance below
   e::InstanceConfig ic;
   ic.application_id = app_;
-  ic.bootstrap_servers = cluster_->bootstrap_servers();
+  ic.bootstrap_servers = bootstrap_;
   ic.mode = cfg_.mode() == proto::AT_LEAST_ONCE ? e::DeliveryMode::at_least_once : e::DeliveryMode::exactly_once;
   ic.trigger_interval = Duration::millis(static_cast<int64_t>(or_default<uint64_t>(es.trigger_interval_ms(), 200)));
   ic.max_records_per_batch = or_default<uint32_t>(es.max_records_per_batch(), 10'000);
@@ -324,7 +384,7 @@ void PipelineWorkload::engine_main(SimRuntime& rt, uint32_t index) {
   ic.late_topic = late_topic_;
   ic.dead_letter_topic = dlq_topic_;
   ic.changelog_replication = static_cast<int16_t>(
-      or_default<uint32_t>(es.changelog_replication(), static_cast<uint32_t>(std::min<size_t>(3, cluster_->broker_nodes().size()))));
+      or_default<uint32_t>(es.changelog_replication(), static_cast<uint32_t>(std::min(3, brokers_))));
   ic.changelog_min_insync = std::min<int32_t>(2, ic.changelog_replication);
   ic.consumer_properties = {{"session.timeout.ms", std::to_string(or_default<uint64_t>(es.session_timeout_ms(), 6'000))},
                             {"heartbeat.interval.ms", std::to_string(or_default<uint64_t>(es.heartbeat_interval_ms(), 500))}};
@@ -364,11 +424,10 @@ void PipelineWorkload::engine_main(SimRuntime& rt, uint32_t index) {
 
 // ---------------------------------------------------------- final reader ---
 
-void PipelineWorkload::final_reader_main(SimRuntime& rt) {
+void PipelineWorkload::final_reader_main(Runtime& rt, k::Kafka& kafka) {
   while (!(liveness_ && sentinels_sent_)) changed_.wait(rt);
   const Instant deadline = liveness_start_ + history_.settle_bound;
-  sim::kafka::SimKafka kafka(rt);
-  const std::string bootstrap = cluster_->bootstrap_servers();
+  const std::string bootstrap = bootstrap_;
   auto acfg = k::Config::make(k::Role::admin, {{"bootstrap.servers", bootstrap}});
   auto rcfg = k::Config::make(k::Role::consumer, {{"bootstrap.servers", bootstrap}, {"isolation.level", "read_committed"}});
   // A member of the engines' group that never joins: it only fetches the
@@ -386,12 +445,12 @@ void PipelineWorkload::final_reader_main(SimRuntime& rt) {
     std::map<int32_t, int64_t> next;  // next offset to read
   };
   const int32_t sink_parts = [&] {
-    for (const auto& t : cluster_->config().topics)
+    for (const auto& t : topics_)
       if (t.name == sink_) return t.partitions;
     return 0;
   }();
   const int32_t late_parts = [&] {
-    for (const auto& t : cluster_->config().topics)
+    for (const auto& t : topics_)
       if (t.name == late_topic_) return t.partitions;
     return 0;
   }();
@@ -571,7 +630,7 @@ void PipelineWorkload::final_reader_main(SimRuntime& rt) {
     if (rt.now() >= deadline) break;
     rt.sleep_for(Duration::millis(250));
   }
-  sim_->kernel().request_stop();
+  on_final_read_done_();
 }
 
 // --------------------------------------------------------------- scaling ---
@@ -579,7 +638,8 @@ void PipelineWorkload::final_reader_main(SimRuntime& rt) {
 void PipelineWorkload::engine_node_main(SimRuntime& rt, uint32_t index) {
   for (;;) {
     while (!wanted_[index]) changed_.wait(rt);
-    engine_main(rt, index);
+    sim::kafka::SimKafka kafka(rt);
+    engine_main(rt, kafka, index);
     // An instance that stopped on request (scaled in) leaves the node idle
     // until it is wanted again; one that stopped on its own (an error, which
     // engine_main recorded) is not restarted.
@@ -644,9 +704,11 @@ Duration PipelineWorkload::engine_session_timeout() const {
   return Duration::millis(static_cast<int64_t>(or_default<uint64_t>(cfg_.engine().session_timeout_ms(), 6'000)));
 }
 
-void PipelineWorkload::begin_liveness() {
+void PipelineWorkload::begin_liveness() { begin_liveness_at(sim_->now()); }
+
+void PipelineWorkload::begin_liveness_at(Instant now) {
   liveness_ = true;
-  liveness_start_ = sim_->now();
+  liveness_start_ = now;
   changed_.notify_all();
 }
 

@@ -13,17 +13,23 @@
 // keep running. librdkafka has no non-blocking form of a few calls; those run in
 // bounded slices (50 ms growing to 500 ms, never beyond the call's deadline) and
 // are retried until the deadline: rd_kafka_metadata (partition_count,
-// describe_cluster, describe_topics), rd_kafka_committed, rd_kafka_seek_partitions,
-// rd_kafka_query_watermark_offsets (list_offsets).
+// describe_cluster, describe_topics), rd_kafka_committed, rd_kafka_seek_partitions.
 //
-// Exception: the transactional calls (init_transactions, send_offsets_to_transaction,
-// commit_transaction, abort_transaction) call librdkafka with the caller's timeout
-// and BLOCK THE OS THREAD (every task of the runtime) for up to that timeout, as
-// librdkafka's transactional API is synchronous. Acceptable for live mode; keep
-// those timeouts short where other tasks must stay responsive. Duration::max()
-// passes librdkafka's -1 (commit/abort: the remaining transaction time, which
-// librdkafka recommends; init: 2 x transaction.timeout.ms). A timed-out
-// init/commit/abort is retriable and resumes where it stopped when called again.
+// Helper threads: rd_kafka_query_watermark_offsets (list_offsets) and the
+// transactional calls (init_transactions, send_offsets_to_transaction,
+// commit_transaction, abort_transaction) block their thread, and some ignore
+// their timeout while a broker is unreachable (measured on the mock: 60 s, the
+// socket timeout). Each runs on a thread of its own while the calling task
+// waits on the Runtime, so the other tasks keep running. A task cancelled
+// meanwhile leaves the call to finish; the client's destructor joins it.
+// Duration::max() passes librdkafka's -1 (commit/abort: the remaining
+// transaction time, which librdkafka recommends; init: 2 x
+// transaction.timeout.ms). A timed-out init/commit/abort is retriable and
+// resumes where it stopped when called again.
+//
+// Mock cluster: LiveKafka(rt, ledger) emulates transaction isolation, the
+// offsets of send_offsets_to_transaction, and CreateTopics for existing topics,
+// which librdkafka's mock cluster lacks (live/txn_ledger.h).
 //
 // Differences from the simulated client that users may notice:
 // - ProducerRecord::timestamp_ms unset: librdkafka stamps the record with the
@@ -54,6 +60,7 @@
 
 #include <streamsim/core/runtime.h>
 #include <streamsim/kafka.h>
+#include <streamsim/live/txn_ledger.h>
 
 #include <memory>
 
@@ -62,6 +69,10 @@ namespace streamsim::live {
 class LiveKafka final : public kafka::Kafka {
  public:
   explicit LiveKafka(Runtime& rt) : rt_(rt) {}
+  // With a ledger, every client this object creates emulates transaction
+  // isolation for librdkafka's mock cluster (live/txn_ledger.h); the ledger is
+  // shared by those clients and must outlive them.
+  LiveKafka(Runtime& rt, std::shared_ptr<TxnLedger> ledger) : rt_(rt), ledger_(std::move(ledger)) {}
 
   // Each creates an rd_kafka_t. Errors: local_invalid_arg when the config is for
   // another role, or librdkafka rejects a property or the combination (message
@@ -73,6 +84,7 @@ class LiveKafka final : public kafka::Kafka {
 
  private:
   Runtime& rt_;
+  std::shared_ptr<TxnLedger> ledger_;
 };
 
 }  // namespace streamsim::live

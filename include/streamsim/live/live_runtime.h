@@ -67,6 +67,8 @@ struct LiveOptions {
   std::shared_ptr<spdlog::sinks::sink> log_sink;  // default: stderr
 };
 
+class LiveProcess;
+
 class LiveRuntime final : public Runtime {
  public:
   explicit LiveRuntime(LiveOptions opt);
@@ -90,6 +92,13 @@ class LiveRuntime final : public Runtime {
   sim::RunStop run(Duration limit = Duration::max());
   void request_stop() { kernel_->request_stop(); }
   sim::Kernel& kernel() { return *kernel_; }
+  // A process inside this runtime (an engine instance in live mode): the same
+  // clock, random source, storage and logger, but the tasks it spawns form a
+  // kernel group of their own, which LiveProcess::crash() unwinds youngest
+  // first, exactly as a simulated node crash does (so a component's helper
+  // tasks end before the component's destructor joins them). The runtime must
+  // outlive the process.
+  std::unique_ptr<LiveProcess> process(std::string name);
 
  private:
   LiveOptions opt_;
@@ -101,6 +110,32 @@ class LiveRuntime final : public Runtime {
   Rng rng_;
   FileStorage storage_;
   std::shared_ptr<spdlog::logger> logger_;
+};
+
+class LiveProcess final : public Runtime {
+ public:
+  LiveProcess(LiveRuntime& rt, std::string name, uint32_t group) : rt_(rt), name_(std::move(name)), group_(group) {}
+  const std::string& node_name() const override { return name_; }
+  Instant now() const override { return rt_.now(); }
+  void sleep_until(Instant t) override { rt_.sleep_until(t); }
+  void yield() override { rt_.yield(); }
+  TaskHandle spawn(std::string name, std::function<void()> fn) override;
+  Rng& random() override { return rt_.random(); }
+  Storage& storage() override { return rt_.storage(); }
+  spdlog::logger& log() override { return rt_.log(); }
+  WakeReason park(Instant deadline) override { return rt_.park(deadline); }
+  void unpark(TaskId task) override { rt_.unpark(task); }
+  TaskId current_task() const override { return rt_.current_task(); }
+  // Unwinds every task of this process, youngest first (each throws
+  // TaskCancelled at its next suspension). Does not suspend. The process can
+  // spawn again afterwards (a restart).
+  void crash();
+  size_t live_tasks() const;
+
+ private:
+  LiveRuntime& rt_;
+  std::string name_;
+  uint32_t group_;
 };
 
 }  // namespace streamsim::live

@@ -13,7 +13,9 @@
 
 #include <streamsim/core/result.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 struct rd_kafka_s;
 struct rd_kafka_mock_cluster_s;
@@ -35,12 +37,25 @@ class MockCluster {
   Result<void, MockErrc> create_topic(const std::string& topic, int partitions, int replication);
   // Takes a broker down (its partitions stall) or brings it back.
   void set_broker_down(int broker_id, bool down);
+  // Fault hooks for live runs (harness/live_run.cpp). Broker ids are 1..brokers.
+  // Round-trip time added to every answer of the broker (0 = none).
+  void set_broker_rtt(int broker_id, int rtt_ms);
+  // The next `count` requests of API `api_key` (0 Produce, 1 Fetch, ...) fail
+  // with `error` (a librdkafka/Kafka error code), whichever broker gets them.
+  void push_request_errors(int16_t api_key, int count, int32_t error);
+  // Moves a partition's leadership. False: the mock refused (unknown topic).
+  bool set_partition_leader(const std::string& topic, int32_t partition, int broker_id);
+  // Moves the coordinator of a group ("group") or transactional id
+  // ("transaction") to a broker.
+  bool set_coordinator(const std::string& key_type, const std::string& key, int broker_id);
+  int brokers() const { return brokers_; }
 
  private:
   MockCluster() = default;
   rd_kafka_s* rk_ = nullptr;
   rd_kafka_mock_cluster_s* mc_ = nullptr;
   std::string bootstraps_;
+  int brokers_ = 0;
 };
 
 }  // namespace streamsim::live

@@ -19,6 +19,7 @@
 #include <streamsim/scenarios/scenario.h>
 #include <streamsim/sim/kafka/cluster.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -29,6 +30,9 @@
 namespace streamsim::engine {
 class EngineInstance;
 }
+namespace streamsim::kafka {
+class Kafka;
+}
 
 namespace streamsim::scenarios {
 
@@ -36,7 +40,13 @@ class PipelineWorkload final : public Workload {
  public:
   // Precondition: the scenario was validated by the loader (the pipeline
   // builds, it is a tumbling count in append mode with late events routed).
-  explicit PipelineWorkload(const proto::PipelineWorkload& cfg, const proto::RunConfig& run);
+  //
+  // topic_prefix (live mode, harness/live_run.cpp): prepended to every topic
+  // the pipeline reads and writes (through the pipeline's "source" and "sink"
+  // parameters) and to the application id, so that repeated runs against one
+  // cluster never mix. Empty in simulation.
+  explicit PipelineWorkload(const proto::PipelineWorkload& cfg, const proto::RunConfig& run,
+                            std::string topic_prefix = "");
   ~PipelineWorkload() override;
   const char* kind() const override { return "pipeline"; }
   void setup(sim::Simulation& sim) override;
@@ -67,9 +77,47 @@ class PipelineWorkload final : public Workload {
   // Tasks fenced so far (a zombie's refused commits), over ended and running instances.
   uint64_t engine_fenced() const;
 
+  // ---- Running the workload without a Simulation (live mode). ----
+  // The same producers, engine instances and final reader, on any Runtime and
+  // Kafka client: setup() wires them to simulated nodes; a live harness calls
+  // attach() instead and runs them as tasks of its own runtime.
+  struct TopicLayout {
+    std::string name;
+    int32_t partitions = 0;
+    int16_t replication = 0;
+    int32_t min_insync_replicas = 0;
+  };
+  // The topics the pipeline needs on a cluster of `brokers` brokers: source,
+  // sink, late and dead-letter topics with the scenario's overrides (the
+  // engine creates its changelog itself).
+  std::vector<TopicLayout> topic_layout(int brokers) const;
+  struct External {
+    std::string bootstrap;
+    int brokers = 3;
+    std::vector<TopicLayout> topics;  // as created (topic_layout)
+    // Called by the final reader when it is done (settled or out of time).
+    std::function<void()> on_final_read_done;
+  };
+  void attach(External ext);
+  // The task bodies. All suspend on rt; `kafka` must outlive the call.
+  // producer_main returns after the input ended (liveness began, or the
+  // input's duration passed) and, for index 0, after the sentinels were sent.
+  void producer_main(Runtime& rt, kafka::Kafka& kafka, uint32_t index);
+  // One incarnation of engine node `index`: runs until stopped or cancelled
+  // (a crash: cancel its task; the instance is abandoned without a commit).
+  void engine_main(Runtime& rt, kafka::Kafka& kafka, uint32_t index);
+  void final_reader_main(Runtime& rt, kafka::Kafka& kafka);
+  // Input ends now (begin_liveness for a runtime that is not the simulation's).
+  void begin_liveness_at(Instant now);
+  bool input_done() const { return sentinels_sent_; }
+  // The instances running now, by engine index (for status lines).
+  const std::map<uint32_t, engine::EngineInstance*>& running_instances() const { return live_; }
+  const std::string& source_topic() const { return source_; }
+  const std::string& sink_topic() const { return sink_; }
+  const std::string& application_id() const { return app_; }
+  uint64_t sends_failed() const { return sends_failed_; }
+
  private:
-  void producer_main(sim::SimRuntime& rt, uint32_t index);
-  void engine_main(sim::SimRuntime& rt, uint32_t index);
   // The boot function of engine node `index`: runs engine_main while the node
   // is wanted (not scaled in), idles otherwise. Suspends.
   void engine_node_main(sim::SimRuntime& rt, uint32_t index);
@@ -78,8 +126,15 @@ class PipelineWorkload final : public Workload {
 
   proto::PipelineWorkload cfg_;
   proto::RunConfig run_;
+  std::vector<std::pair<std::string, std::string>> params_;  // the pipeline's, with prefixed topics
   std::unique_ptr<sim::kafka::Cluster> cluster_;
   sim::Simulation* sim_ = nullptr;
+  // Where the tasks connect, the cluster's size and topics, and how the final
+  // reader ends the run: from the simulated cluster (setup) or attach().
+  std::string bootstrap_;
+  int brokers_ = 0;
+  std::vector<TopicLayout> topics_;
+  std::function<void()> on_final_read_done_;
   std::vector<sim::NodeId> targets_, engines_;
   std::vector<sim::NodeId> spares_;  // engine-<instances> ..
   // Engine node index -> an instance should run there (scaling; survives crashes).
@@ -88,6 +143,7 @@ class PipelineWorkload final : public Workload {
   std::string source_, sink_, late_topic_, dlq_topic_, app_;
   int32_t source_partitions_ = 0;
   uint32_t n_producers_ = 1, n_instances_ = 1;
+  std::string prefix_;  // live runs' topic prefix
   bool liveness_ = false;
   Instant liveness_start_;
   uint32_t producers_done_ = 0;
