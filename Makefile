@@ -13,8 +13,9 @@ else
   CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=Release
 endif
 SEEDS ?= 20
+PREFIX ?= /usr/local
 
-.PHONY: all deps configure build demo test bench bench-nexmark sweep-long clean
+.PHONY: all deps configure build demo test bench bench-nexmark sweep-long clean install
 
 all: build
 
@@ -59,6 +60,11 @@ sweep-long: build
 	@./$(BUILD)/streamsim sweep $(filter-out scenarios/pipelines/long-run.textproto,$(wildcard scenarios/pipelines/*.textproto)) \
 		--seeds 100 --jobs $(JOBS)
 	@./$(BUILD)/streamsim sweep scenarios/pipelines/long-run.textproto --seeds 20 --jobs $(JOBS)
+
+# Installs the libraries, headers, the streamsim binary and the CMake package
+# (find_package(streamsim), docs/library.md) under PREFIX.
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf build build-san

@@ -11,9 +11,10 @@
 #include <streamsim/core/assert.h>
 #include <streamsim/core/trace.h>
 #include <streamsim/harness/bench.h>
-#include <streamsim/harness/report_json.h>
+#include <streamsim/harness/report_proto.h>
 #include <streamsim/harness/runner.h>
 #include <streamsim/harness/shrink.h>
+#include <streamsim/reports/report.h>
 #include <streamsim/reports/trace_writer.h>
 #include <streamsim/scenarios/scenario.h>
 
@@ -55,14 +56,18 @@ const char* kUsageText =
     "usage:\n"
     "  streamsim list [DIR]\n"
     "  streamsim run SCENARIO [--seed N] [--trace FILE] [--report DIR] [--log-level L] [--wall-timeout S]\n"
-    "  streamsim replay SCENARIO --seed N [--trace FILE] [--log-level L]\n"
+    "  streamsim replay SCENARIO --seed N [--trace FILE] [--report DIR] [--log-level L]\n"
     "  streamsim sweep SCENARIO|DIR... --seeds N [--first-seed N] [--jobs J] [--shard I/N] [--time-budget D]\n"
-    "                  [--wall-timeout S] [--max-rss-mib M]   (D: 90s, 10m, 1h, 500ms; a bare number is seconds;\n"
+    "                  [--wall-timeout S] [--max-rss-mib M] [--junit FILE] [--report DIR]\n"
+    "                  (D: 90s, 10m, 1h, 500ms; a bare number is seconds;\n"
     "                  M: peak resident memory per seed, default 512, 0 = unchecked)\n"
     "  streamsim shrink SCENARIO --seed N [--out FILE] [--max-runs N] [--wall-timeout S]\n"
+    "  streamsim live SCENARIO (--bootstrap HOST:PORT | --mock-brokers N) [--config k=v] [--duration D] [--report DIR]\n"
     "  streamsim bench kernel [--json]\n"
     "  streamsim bench kafka [--messages N] [--json]\n"
     "  streamsim bench nexmark [--query q0|q1|q2|q5|q7|all] [--events N] [--sim-events N] [--json]\n"
+    "reports (docs/reports.md): --report DIR writes DIR/summary.json and DIR/report.html, plus DIR/junit.xml\n"
+    "  for run and replay; sweep --junit FILE writes JUnit XML, one testcase per scenario and seed\n"
     "exit codes: 0 all properties held, 1 a property was violated, 2 usage or scenario error\n";
 
 struct UsageError {
@@ -154,6 +159,34 @@ std::optional<proto::Scenario> load(const std::string& path) {
 
 std::string self_path(const char* argv0) { return argv0; }
 
+// Writes one report file; on failure prints "PATH: error: cannot write ...: why"
+// and returns false (the caller exits 2).
+bool write_report_file(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (out) {
+    out << text;
+    out.flush();
+  }
+  if (!out) {
+    std::cerr << path.string() << ": error: cannot write report file: " << std::strerror(errno) << "\n";
+    return false;
+  }
+  return true;
+}
+
+// Creates a --report directory (and its parents); on failure prints the path
+// and the reason and returns false.
+bool make_report_dir(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (!ec && !fs::is_directory(dir, ec)) ec = std::make_error_code(std::errc::not_a_directory);
+  if (ec) {
+    std::cerr << dir << ": error: cannot create report directory: " << ec.message() << "\n";
+    return false;
+  }
+  return true;
+}
+
 // Quotes a word for a POSIX shell when it holds anything beyond safe characters.
 std::string shell_quote(const std::string& w) {
   bool safe = !w.empty() && w.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:,") ==
@@ -232,14 +265,7 @@ int cmd_run(const std::string& self, int argc, char** argv, bool replay) {
     }
     writer.emplace(trace_out);
   }
-  if (a.values.count("--report")) {
-    std::error_code ec;
-    fs::create_directories(a.values["--report"], ec);
-    if (ec) {
-      std::cerr << a.values["--report"] << ": error: cannot create report directory: " << ec.message() << "\n";
-      return kUsage;
-    }
-  }
+  if (a.values.count("--report") && !make_report_dir(a.values["--report"])) return kUsage;
 
   // The seed and the chosen fault settings come first, so even a run that
   // crashes the process has said how to reproduce it.
@@ -265,18 +291,25 @@ int cmd_run(const std::string& self, int argc, char** argv, bool replay) {
   print_report(r, wall);
   print_coverage(r);
   const std::string replay_cmd = replay_command(self, path, seed);
-  if (a.values.count("--report")) {
-    std::ofstream out(fs::path(a.values["--report"]) / "summary.json");
-    out << harness::to_json(r, path, replay_cmd);
-  }
   if (writer) trace_out.flush();
+  int rc = kOk;
   if (const auto* v = r.first_violation()) {
     std::cout << "FAILED: " << r.scenario << " (" << path << ") seed " << seed << " violated " << v->name << "\n";
     std::cout << "evidence: " << (v->evidence.empty() ? "(none given)" : v->evidence) << "\n";
     std::cout << "replay: " << replay_cmd << "\n";
-    return kViolated;
+    rc = kViolated;
   }
-  return kOk;
+  if (a.values.count("--report")) {
+    // The three formats of one run (docs/reports.md), from one summary message.
+    const proto::RunSummary sum = harness::to_summary(r, *s, path, replay_cmd, wall);
+    const fs::path dir = a.values["--report"];
+    const fs::path json = dir / "summary.json", html = dir / "report.html", junit = dir / "junit.xml";
+    if (!write_report_file(json, reports::to_json(sum) + "\n") || !write_report_file(html, reports::html_report(sum)) ||
+        !write_report_file(junit, reports::junit_xml(sum)))
+      return kUsage;
+    std::cout << "report: " << json.string() << " " << html.string() << " " << junit.string() << "\n";
+  }
+  return rc;
 }
 
 void collect(const std::string& arg, std::vector<std::string>* out) {
@@ -321,11 +354,15 @@ struct SeedResult {
   std::vector<std::string> marks;                                // coverage marks reached
   double wall_s = 0;          // the child's own wall time for the run
   uint64_t max_rss_bytes = 0;  // the child's peak resident memory (getrusage)
+  // The run's report summary (only when the sweep writes reports): the child
+  // sends it as one line of JSON; its timeline only when the seed failed.
+  std::optional<proto::RunSummary> summary;
 };
 
 // Runs one seed in a forked child and returns its result through a pipe: one
-// line per violation, one per coverage mark, then the hash. A child that dies
-// is reported as crashed.
+// line per violation, one per coverage mark, then the hash; with reports, one
+// "R\t" line holding the run's proto::RunSummary as JSON (no newline inside).
+// A child that dies is reported as crashed.
 struct Child {
   pid_t pid;
   int fd;
@@ -398,9 +435,55 @@ class Progress {
   bool tty_;
 };
 
+// Failing seeds per scenario whose timeline a sweep report keeps; the others
+// keep their summary, evidence and replay command (docs/reports.md).
+constexpr size_t kMaxFailingTimelines = 20;
+
+// Completes a seed's report summary in the parent: a child that died sent none
+// (one is made from what the parent knows), and the parent's own verdicts (a
+// crash, the memory bound) join its properties. Keeps the timelines of at most
+// kMaxFailingTimelines failing seeds per scenario (*kept counts them).
+void add_sweep_summary(SeedResult& res, const proto::Scenario& sc, const std::string& file, const std::string& self,
+                       size_t* kept, uint64_t* omitted) {
+  if (!res.summary) {
+    proto::RunSummary s;
+    s.set_scenario(sc.name());
+    s.set_scenario_file(file);
+    s.set_seed(res.seed);
+    s.set_expect_violation(sc.expect().expect_violation());
+    s.set_replay(replay_command(self, file, res.seed));
+    s.set_trace_hash(res.hash);
+    s.set_wall_s(res.wall_s);
+    s.set_max_rss_bytes(res.max_rss_bytes);
+    res.summary = std::move(s);
+  }
+  proto::RunSummary& s = *res.summary;
+  s.set_crashed(res.crashed);
+  for (const auto& [name, evidence] : res.violations) {
+    bool known = false;
+    for (const auto& p : s.properties()) known = known || (p.name() == name && !p.held());
+    if (known) continue;
+    auto* p = s.add_properties();
+    p->set_name(name);
+    p->set_held(false);
+    p->set_evidence(evidence);
+  }
+  s.set_passed(res.violations.empty());
+  if (!s.passed() && s.has_timeline()) {
+    if (*kept < kMaxFailingTimelines) {
+      ++*kept;
+    } else {
+      s.clear_timeline();
+      ++*omitted;
+    }
+  }
+}
+
 int cmd_sweep(const std::string& self, int argc, char** argv) {
   Args a = parse_args("sweep", argc, argv, 2,
-                      {"--seeds", "--first-seed", "--jobs", "--shard", "--wall-timeout", "--time-budget", "--max-rss-mib"}, {});
+                      {"--seeds", "--first-seed", "--jobs", "--shard", "--wall-timeout", "--time-budget", "--max-rss-mib",
+                       "--junit", "--report"},
+                      {});
   if (a.positional.empty()) usage_error("sweep needs at least one SCENARIO or DIR");
   if (!a.values.count("--seeds")) usage_error("sweep needs --seeds N");
   uint64_t seeds = parse_u64("--seeds", a.values["--seeds"]);
@@ -436,6 +519,17 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
     if (!s) return kUsage;
     loaded.push_back(*s);
   }
+  // Report destinations are checked before any seed runs: a sweep of an hour
+  // must not end in "cannot write".
+  const bool want_reports = a.values.count("--junit") || a.values.count("--report");
+  if (a.values.count("--report") && !make_report_dir(a.values["--report"])) return kUsage;
+  if (a.values.count("--junit")) {
+    std::ofstream probe(a.values["--junit"], std::ios::binary | std::ios::app);
+    if (!probe) {
+      std::cerr << a.values["--junit"] << ": error: cannot write JUnit file: " << std::strerror(errno) << "\n";
+      return kUsage;
+    }
+  }
 
   // Work list: (scenario, seed), sharded by position so shards never overlap
   // and together cover every (scenario, seed) pair exactly once.
@@ -453,6 +547,8 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
   std::cout << "\n" << std::flush;
 
   std::vector<std::vector<SeedResult>> results(files.size());
+  std::vector<size_t> failing_timelines(files.size(), 0);
+  std::vector<uint64_t> timelines_omitted(files.size(), 0);
   std::vector<Child> running;
   size_t next = 0;
   auto t0 = std::chrono::steady_clock::now();
@@ -479,10 +575,19 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
       opt.log_level = "off";
       const auto run_t0 = std::chrono::steady_clock::now();
       harness::RunReport r = harness::run_scenario(loaded[si], opt);
+      const double run_wall = wall_seconds(run_t0);
       std::string out;
       struct rusage ru {};
       ::getrusage(RUSAGE_SELF, &ru);
-      out += "W\t" + std::to_string(wall_seconds(run_t0)) + "\n";
+      out += "W\t" + std::to_string(run_wall) + "\n";
+      if (want_reports) {
+        proto::RunSummary sum =
+            harness::to_summary(r, loaded[si], files[si], replay_command(self, files[si], seed), run_wall);
+        sum.set_max_rss_bytes(static_cast<uint64_t>(ru.ru_maxrss) * 1024);
+        // Passing seeds contribute only their summary: timelines are for failures.
+        if (sum.passed()) sum.clear_timeline();
+        out += "R\t" + reports::to_json(sum) + "\n";
+      }
       out += "M\t" + std::to_string(static_cast<uint64_t>(ru.ru_maxrss) * 1024) + "\n";
       for (const auto& p : r.properties) {
         if (!p.held) out += "V\t" + p.name + "\t" + sanitize(p.evidence) + "\n";
@@ -544,6 +649,12 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
       if (line.rfind("C\t", 0) == 0) res.marks.push_back(line.substr(2));
       if (line.rfind("W\t", 0) == 0) res.wall_s = std::strtod(line.c_str() + 2, nullptr);
       if (line.rfind("M\t", 0) == 0) res.max_rss_bytes = std::strtoull(line.c_str() + 2, nullptr, 10);
+      if (line.rfind("R\t", 0) == 0) {
+        proto::RunSummary sum;
+        std::string err;
+        if (reports::from_json(std::string_view(line).substr(2), &sum, &err)) res.summary = std::move(sum);
+        else std::cerr << "sweep: seed " << c.seed << ": unreadable report line from the child: " << err << "\n";
+      }
       if (line.rfind("V\t", 0) == 0) {
         auto t2 = line.find('\t', t1 + 1);
         res.violations.push_back({line.substr(t1 + 1, t2 - t1 - 1), line.substr(t2 + 1)});
@@ -555,6 +666,8 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
       res.violations.push_back({"memory_bound", "peak resident memory " + std::to_string(res.max_rss_bytes >> 20) +
                                                     " MiB exceeds --max-rss-mib " + std::to_string(max_rss_bytes >> 20)});
     }
+    if (want_reports) add_sweep_summary(res, loaded[c.scenario], files[c.scenario], self, &failing_timelines[c.scenario],
+                                        &timelines_omitted[c.scenario]);
     progress.finished(files[c.scenario], res);
     results[c.scenario].push_back(std::move(res));
   }
@@ -568,6 +681,9 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
   }
 
   uint64_t passed = 0, failed = 0, skipped = 0;
+  // Per scenario: its verdict and why, for the reports.
+  std::vector<std::pair<std::string, std::string>> verdicts(files.size());
+  std::vector<std::vector<std::string>> missed_targets(files.size());
   struct Row {
     std::string file, kind, verdict;
     size_t seeds = 0, violated = 0;
@@ -653,6 +769,30 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
       row.rss = std::max(row.rss, r.max_rss_bytes);
     }
     row.verdict = (scenario_failed || !missed.empty()) ? "FAIL" : canary.empty() ? "pass" : "caught";
+    {
+      std::string why;
+      if (!canary.empty()) {
+        uint64_t caught = 0;
+        for (const auto& r : rs) {
+          for (const auto& v : r.violations) {
+            if (v.first == canary) {
+              ++caught;
+              break;
+            }
+          }
+        }
+        why = caught ? "canary caught " + canary + " in " + std::to_string(caught) + " of " + std::to_string(rs.size()) +
+                           " seeds"
+                     : "canary never caught " + canary + " in " + std::to_string(rs.size()) + " seeds";
+      } else if (row.violated) {
+        why = std::to_string(row.violated) + " of " + std::to_string(rs.size()) + " seeds violated a property";
+      }
+      for (const auto& t : missed)
+        why += (why.empty() ? "" : "; ") + std::string("target ") + t + " was never reached in " +
+               std::to_string(rs.size()) + " seeds";
+      verdicts[si] = {row.verdict, why};
+      missed_targets[si] = missed;
+    }
     table.push_back(std::move(row));
   }
   // The summary table: one row per scenario, so a CI log or `make demo` reads
@@ -679,6 +819,55 @@ int cmd_sweep(const std::string& self, int argc, char** argv) {
   std::cout << line;
   if (skipped) std::cout << ", " << skipped << " not run";
   std::cout << "\n";
+  if (want_reports) {
+    proto::SweepSummary sw;
+    std::string command = shell_quote(self);
+    for (int i = 1; i < argc; ++i) command += " " + shell_quote(argv[i]);
+    sw.set_command(command);
+    sw.set_first_seed(first);
+    sw.set_seeds(seeds);
+    if (shard_n > 1) sw.set_shard(std::to_string(shard_i) + "/" + std::to_string(shard_n));
+    sw.set_runs(ran);
+    sw.set_wall_s(wall);
+    sw.set_passed(passed);
+    sw.set_failed(failed);
+    sw.set_skipped(skipped);
+    sw.set_budget_stopped(budget_stopped);
+    for (size_t si = 0; si < files.size(); ++si) {
+      if (results[si].empty()) continue;
+      proto::ScenarioResult* sr = sw.add_scenarios();
+      sr->set_scenario_file(files[si]);
+      sr->set_scenario(loaded[si].name());
+      sr->set_kind(loaded[si].expect().expect_violation().empty() ? "safe" : "canary");
+      sr->set_verdict(verdicts[si].first);
+      sr->set_reason(verdicts[si].second);
+      sr->set_seeds(results[si].size());
+      for (const auto& t : missed_targets[si]) sr->add_targets_missed(t);
+      for (const auto& r : results[si]) {
+        if (!r.violations.empty()) sr->set_violated(sr->violated() + 1);
+        SS_ASSERT(r.summary.has_value(), "every seed of a reporting sweep has a summary");
+        *sr->add_runs() = *r.summary;
+      }
+      sr->set_timelines_omitted(timelines_omitted[si]);
+      for (auto& g : reports::group_failures(*sr)) *sr->add_groups() = std::move(g);
+    }
+    std::vector<std::string> written;
+    if (a.values.count("--junit")) {
+      if (!write_report_file(a.values["--junit"], reports::junit_xml(sw))) return kUsage;
+      written.push_back(a.values["--junit"]);
+    }
+    if (a.values.count("--report")) {
+      const fs::path dir = a.values["--report"];
+      if (!write_report_file(dir / "summary.json", reports::to_json(sw) + "\n") ||
+          !write_report_file(dir / "report.html", reports::html_report(sw)))
+        return kUsage;
+      written.push_back((dir / "summary.json").string());
+      written.push_back((dir / "report.html").string());
+    }
+    std::cout << "report:";
+    for (const auto& w : written) std::cout << " " << w;
+    std::cout << "\n";
+  }
   return failed ? kViolated : kOk;
 }
 
@@ -824,7 +1013,9 @@ int cmd_bench(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int streamsim_cli_live(int argc, char** argv);  // cli/live.cpp
+
+int streamsim_cli_main(int argc, char** argv) {
   GOOGLE_PROTOBUF_VERIFY_VERSION;
   if (argc < 2) {
     std::cerr << kUsageText;
@@ -843,10 +1034,7 @@ int main(int argc, char** argv) {
       return kOk;
     }
     if (cmd == "shrink") return cmd_shrink(self, argc, argv);
-    if (cmd == "live") {
-      std::cerr << "streamsim: '" << cmd << "' is not built yet\n";
-      return kUsage;
-    }
+    if (cmd == "live") return streamsim_cli_live(argc, argv);  // cli/live.cpp
     usage_error("unknown command '" + cmd + "'");
   } catch (const UsageError& e) {
     std::cerr << "streamsim: " << e.message << "\n" << kUsageText;

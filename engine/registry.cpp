@@ -204,6 +204,14 @@ Result<Pipeline, EngineError> PipelineRegistry::build(
 
 namespace {
 
+// The pipelines the program registered (register_pipeline). A function-local
+// static, so a PipelineRegistration in another translation unit's static
+// initialization finds it constructed.
+std::vector<PipelineInfo>& user_pipelines() {
+  static std::vector<PipelineInfo> pipelines;
+  return pipelines;
+}
+
 // --- helpers shared by the built-in pipelines ---------------------------------
 
 OutputMode output_mode_of(const std::string& s) {
@@ -472,6 +480,16 @@ void register_builtin_pipelines(PipelineRegistry& registry) {
   registry.add(std::move(info));
   register_windowed_aggregate(registry);
   register_enriched_clicks(registry);
+  for (const auto& user : user_pipelines()) registry.add(user);
+}
+
+void register_pipeline(PipelineInfo info) {
+  // Checked now, against the built-ins and the pipelines registered so far,
+  // so a bad registration fails at start-up, not at the first scenario.
+  PipelineRegistry check;
+  register_builtin_pipelines(check);
+  check.add(info);
+  user_pipelines().push_back(std::move(info));
 }
 
 }  // namespace streamsim::engine

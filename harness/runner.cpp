@@ -5,12 +5,15 @@
 #include <streamsim/harness/checkers.h>
 #include <streamsim/harness/kafka_history.h>
 #include <streamsim/harness/pipeline_checkers.h>
+#include <streamsim/reports/timeline.h>
 #include <streamsim/scenarios/counter.h>
 #include <streamsim/scenarios/kafka_jepsen.h>
 #include <streamsim/scenarios/pipeline.h>
 #include <streamsim/sim/simulation.h>
 
 #include <algorithm>
+#include <map>
+#include <utility>
 
 namespace streamsim::harness {
 
@@ -32,7 +35,7 @@ T or_default(T v, T d) {
   return v ? v : d;
 }
 
-sim::SimulationConfig make_config(const proto::Scenario& s, const RunOptions& opt) {
+sim::SimulationConfig make_config(const proto::Scenario& s, const RunOptions& opt, TraceSink* sink) {
   sim::SimulationConfig cfg;
   const auto& r = s.run();
   cfg.limits.max_steps = or_default<uint64_t>(r.max_steps(), 200'000'000);
@@ -53,12 +56,65 @@ sim::SimulationConfig make_config(const proto::Scenario& s, const RunOptions& op
   cfg.disk_faults.bit_flip_probability = s.disk().bit_flip_probability();
   if (s.disk().fsync_us()) cfg.disk_latency.fsync = Duration::micros(static_cast<int64_t>(s.disk().fsync_us()));
   cfg.log_level = opt.log_level;
-  cfg.trace_sink = opt.trace;
+  cfg.trace_sink = sink;
   const auto& bg = s.faults().buggify();
   cfg.buggify = bg.enabled();
   if (bg.fire_probability() > 0) cfg.buggify_fire_probability = bg.fire_probability();
   if (bg.enable_probability() > 0) cfg.buggify_enable_probability = bg.enable_probability();
   return cfg;
+}
+
+// The pipeline's own series for the report's timeline: input events acked per
+// second, the consumer lag (events acked minus events in batches made durable),
+// the global watermark and the largest event time sent so far.
+void add_pipeline_series(const scenarios::PipelineHistory& h, int64_t end_ns, proto::Timeline* tl) {
+  std::vector<int64_t> acked;
+  std::vector<std::pair<int64_t, int64_t>> lag_steps;  // (t, +n acked / -n consumed)
+  std::vector<std::pair<int64_t, double>> max_event;
+  double mx = 0;
+  bool any = false;
+  for (const auto& s : h.sends) {
+    if (s.sentinel) continue;
+    if (!any || static_cast<double>(s.event_time_ms) > mx) {
+      mx = static_cast<double>(s.event_time_ms);
+      any = true;
+      max_event.push_back({s.sent_at.ns(), mx});
+    }
+    if (s.acked) {
+      acked.push_back(s.acked_at.ns());
+      lag_steps.push_back({s.acked_at.ns(), 1});
+    }
+  }
+  // A batch's records count as consumed at the first commit of that batch.
+  std::map<std::pair<std::string, uint64_t>, uint64_t> records;
+  for (const auto& b : h.batches) records[{b.engine, b.batch}] = b.records_in;
+  for (const auto& c : h.watermark_commits) {
+    auto it = records.find({c.engine, c.batch});
+    if (it == records.end()) continue;
+    lag_steps.push_back({c.at.ns(), -static_cast<int64_t>(it->second)});
+    records.erase(it);
+  }
+  std::stable_sort(lag_steps.begin(), lag_steps.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  std::vector<std::pair<int64_t, double>> lag;
+  int64_t level = 0;
+  for (const auto& [t, d] : lag_steps) {
+    level += d;
+    // Re-processing after a crash can consume more than was acked since; the
+    // lag never goes below zero.
+    if (level < 0) level = 0;
+    lag.push_back({t, static_cast<double>(level)});
+  }
+  std::vector<std::pair<int64_t, double>> wm;
+  for (const auto& w : h.watermarks) {
+    if (w.to_ms == INT64_MIN) continue;
+    wm.push_back({w.at.ns(), static_cast<double>(w.to_ms)});
+  }
+  std::stable_sort(wm.begin(), wm.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  using reports::kMaxSeriesPoints;
+  *tl->add_series() = reports::count_series("throughput", "events/s", acked, 0, end_ns, kMaxSeriesPoints, true);
+  *tl->add_series() = reports::sample_series("consumer_lag", "events", lag, 0, end_ns, kMaxSeriesPoints);
+  *tl->add_series() = reports::sample_series("watermark_ms", "ms", wm, 0, end_ns, kMaxSeriesPoints);
+  *tl->add_series() = reports::sample_series("max_event_time_ms", "ms", max_event, 0, end_ns, kMaxSeriesPoints);
 }
 
 }  // namespace
@@ -70,7 +126,10 @@ RunReport run_scenario(const proto::Scenario& s, const RunOptions& opt) {
   rep.seed = opt.seed;
   rep.expect_violation = s.expect().expect_violation();
 
-  sim::Simulation sim(opt.seed, make_config(s, opt));
+  // The timeline recorder sees every event after the tracer hashed it and
+  // forwards it to the caller's sink: observing does not change the run.
+  reports::TimelineRecorder timeline(opt.trace);
+  sim::Simulation sim(opt.seed, make_config(s, opt, &timeline));
   std::unique_ptr<scenarios::Workload> w = scenarios::make_workload(s);
   SS_ASSERT(w != nullptr, "no factory for the scenario's workload");
   w->setup(sim);
@@ -89,7 +148,9 @@ RunReport run_scenario(const proto::Scenario& s, const RunOptions& opt) {
   std::string failure = sim.kernel().failure();
 
   // Liveness phase: heal everything, stop new work, let open work finish.
+  int64_t heal_ns = 0;
   if (within_limits && task_ok) {
+    heal_ns = sim.now().ns();
     nemesis.stop_and_heal();
     w->begin_liveness();
     stop = sim.run_until(sim.now() + liveness);
@@ -154,6 +215,9 @@ RunReport run_scenario(const proto::Scenario& s, const RunOptions& opt) {
   rep.trace_events = sim.tracer().count();
   // What the destructor unwinds after run_end is not part of the result.
   sim.set_trace_sink(nullptr);
+  rep.timeline = timeline.finish(rep.sim_time_ns, heal_ns);
+  if (auto* pw = dynamic_cast<scenarios::PipelineWorkload*>(w.get()))
+    add_pipeline_series(pw->history(), rep.sim_time_ns, &rep.timeline);
   return rep;
 }
 

@@ -13,6 +13,7 @@ packages=(
   catch2                  # unit tests (Catch2 2.13)
   libspdlog-dev           # logging
   libprotobuf-dev protobuf-compiler  # scenario schema
+  chromium                # headless browser for the HTML report test (label browser)
 )
 
 missing=()

@@ -138,3 +138,14 @@ TEST_CASE("pipeline checkers: a stuck pipeline and open transactions are reporte
   empty.watermarks.clear();
   REQUIRE_FALSE(prop(check_pipeline(empty), "coverage").held);
 }
+
+TEST_CASE("pipeline checkers: an acknowledged send missing at its acknowledged offset is not durable", "[harness]") {
+  // The broker acknowledged id 2 at offset 9, but the committed input has no
+  // record there: an acknowledged write the cluster lost (unsafe acks).
+  PipelineHistory h = clean();
+  h.sends[2].offset = 9;
+  const auto all = check_pipeline(h);
+  require_only_violated(all, {"input_durable"});
+  INFO(prop(all, "input_durable").evidence);
+  REQUIRE(prop(all, "input_durable").evidence.find("clicks[0]@9 is not in the committed input") != std::string::npos);
+}

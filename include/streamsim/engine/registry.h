@@ -85,7 +85,27 @@ class PipelineRegistry {
 // out of range.
 std::optional<Duration> parse_duration(const std::string& text);
 
-// Registers the engine's built-in pipelines:
+// Pipelines of the program that links the engine (a user's own runner, see
+// docs/library.md): register_pipeline() adds one to a process-wide list that
+// register_builtin_pipelines() appends to every registry it fills, so the
+// scenario loader, the workloads and the CLI see user pipelines exactly as
+// they see the built-in ones. Call it before the first scenario is loaded
+// (from main, or through a static PipelineRegistration); the list is not
+// guarded by a lock, so registering while other threads load scenarios is a
+// bug. Precondition (SS_ASSERT, at the call): the name is unique among the
+// built-in and registered pipelines and the info is valid as for add().
+void register_pipeline(PipelineInfo info);
+
+// Registers a pipeline during static initialization, from a user's source file:
+//   static const streamsim::engine::PipelineRegistration page_views{make_page_views_info()};
+// The object must be in a translation unit the linker keeps (the executable's
+// own sources, not an unreferenced member of a static library).
+struct PipelineRegistration {
+  explicit PipelineRegistration(PipelineInfo info) { register_pipeline(std::move(info)); }
+};
+
+// Registers the engine's built-in pipelines, then every pipeline added by
+// register_pipeline(), in the order they were added:
 //   click-counts: per-key tumbling-window count of the source topic's records.
 //   windowed-aggregate: per-key count / sum / min / max / avg in tumbling,
 //     sliding or session windows, with optional dedup and a typed, JSON or

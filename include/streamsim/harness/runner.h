@@ -5,6 +5,7 @@
 #pragma once
 
 #include <streamsim/core/trace.h>
+#include <streamsim/proto/report.pb.h>
 #include <streamsim/proto/scenario.pb.h>
 #include <streamsim/scenarios/scenario.h>
 
@@ -43,6 +44,12 @@ struct RunReport {
   std::vector<std::pair<std::string, uint64_t>> coverage;
   std::vector<std::string> targets_reached;
   std::vector<std::string> targets_missed;
+  // What the report's timeline draws (proto/report.proto): faults, crashes,
+  // leader changes and transaction decisions from the trace, network
+  // deliveries, and for pipeline scenarios throughput, consumer lag, the
+  // watermark and the maximum event time. Bounded (reports/timeline.h) whatever
+  // the run's length. Collecting it never changes the trace hash.
+  proto::Timeline timeline;
 
   bool violated() const;
   // First violated property (or nullptr).

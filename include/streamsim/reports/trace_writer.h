@@ -1,5 +1,5 @@
 // Trace files: one JSON object per line, one line per trace event.
-//   {"t_ns":1500000,"t":"0.001500000s","node":"r0","kind":"send","msg":12,"to":3,"deliver_ns":1900000}
+//   {"t_ns":1500000,"node":"r0","kind":"send","msg":12,"to":3,"deliver_ns":1900000}
 // Field names per kind are listed in docs/trace.md. The writer only formats; the
 // caller owns the stream (the CLI opens the file).
 #pragma once

@@ -101,6 +101,15 @@ struct WatermarkCommit {
   int32_t partition = 0;
   int64_t watermark_ms = 0;
 };
+// A micro-batch an engine incarnation ran (EngineObserver::on_batch), for the
+// report's consumer-lag series: its input records count as consumed once one
+// of the batch's WatermarkCommits (same engine and batch) made it durable.
+struct BatchReport {
+  std::string engine;
+  Instant at;
+  uint64_t batch = 0;
+  uint64_t records_in = 0;
+};
 // When an engine incarnation started, before it read anything.
 struct EngineStart {
   std::string engine;
@@ -123,6 +132,7 @@ struct PipelineHistory {
   std::vector<std::string> malformed;          // records the final reader could not decode
   std::vector<WatermarkReport> watermarks;
   std::vector<WatermarkCommit> watermark_commits;  // in time order
+  std::vector<BatchReport> batches;                // in time order (reports only)
   std::vector<EngineStart> engine_starts;
   std::vector<LateReport> late_reports;
   // The end of the run, as the final reader saw it.
