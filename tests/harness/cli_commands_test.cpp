@@ -30,6 +30,8 @@ const std::string kSafe = "scenarios/kernel/network-faults.textproto";
 const std::string kCanary = "scenarios/canary/kernel-ack-before-replicate.textproto";
 
 using streamsim::testing::cli::quote;
+using streamsim::testing::cli::read_all;
+using streamsim::testing::cli::TempDir;
 using streamsim::testing::cli::Result;
 using streamsim::testing::cli::run_cli;
 using streamsim::testing::cli::run_shell;
@@ -56,28 +58,6 @@ std::string trace_hash(const Result& r) {
   REQUIRE(std::regex_search(r.output, m, re));
   return m[2];
 }
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() / ("streamsim-cmd-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string str(const std::string& name) const { return (path / name).string(); }
-};
 
 // The seeds a sweep ran, from its plain progress lines ("[i/n t] FILE seed S: ...").
 std::set<uint64_t> seeds_run(const Result& r) {

@@ -29,6 +29,8 @@ const std::string kSafe = "scenarios/kernel/network-faults.textproto";
 const std::string kCanary = "scenarios/canary/kernel-ack-before-replicate.textproto";
 
 using streamsim::testing::cli::quote;
+using streamsim::testing::cli::read_all;
+using streamsim::testing::cli::TempDir;
 using streamsim::testing::cli::Result;
 using streamsim::testing::cli::run_cli;
 using streamsim::testing::cli::run_shell;
@@ -57,29 +59,6 @@ std::vector<std::string> lines_of(const std::string& s) {
   std::string line;
   while (std::getline(in, line)) out.push_back(line);
   return out;
-}
-
-// A fresh directory under /tmp, removed when the test ends.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() / ("streamsim-cli-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string str(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // The first seed at which the canary sweep caught its bug.

@@ -6,8 +6,12 @@
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 namespace streamsim::testing::cli {
@@ -42,5 +46,33 @@ inline Result run_shell(const std::string& command) {
 
 // Runs `streamsim <args>` in the source directory. `args` is shell text.
 inline Result run_cli(const std::string& args) { return run_shell(quote(STREAMSIM_BINARY) + " " + args); }
+
+// A fresh directory under the system's temporary directory, unique per process
+// and per instance, removed with everything in it when the test ends.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    static int n = 0;  // one counter for every test file of a binary (inline function semantics)
+    path = std::filesystem::temp_directory_path() /
+           ("streamsim-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string str(const std::string& name) const { return (path / name).string(); }
+};
+
+// The whole file (empty when it cannot be read).
+inline std::string read_all(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 }  // namespace streamsim::testing::cli

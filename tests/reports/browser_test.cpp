@@ -25,6 +25,8 @@
 
 namespace fs = std::filesystem;
 using streamsim::testing::cli::quote;
+using streamsim::testing::cli::read_all;
+using streamsim::testing::cli::TempDir;
 using streamsim::testing::cli::Result;
 using streamsim::testing::cli::run_cli;
 using streamsim::testing::cli::run_shell;
@@ -41,26 +43,6 @@ std::string chromium() {
   for (const char* p : {"/usr/bin/chromium", "/usr/bin/chromium-browser"})
     if (::access(p, X_OK) == 0) return p;
   return "";
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("streamsim-browser-test-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // Chromium's own flags for a headless run in a test: no sandbox (root in

@@ -19,6 +19,8 @@
 
 namespace fs = std::filesystem;
 using streamsim::testing::cli::quote;
+using streamsim::testing::cli::read_all;
+using streamsim::testing::cli::TempDir;
 using streamsim::testing::cli::Result;
 using streamsim::testing::cli::run_cli;
 
@@ -26,28 +28,6 @@ namespace {
 
 const std::string kSafe = "scenarios/kernel/network-faults.textproto";
 const std::string kCanary = "scenarios/canary/throughput-below-expectation.textproto";
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() / ("streamsim-reports-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string str(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string read_all(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 size_t count(const std::string& hay, const std::string& needle) {
   size_t n = 0;
