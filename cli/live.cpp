@@ -14,6 +14,7 @@
 #include <streamsim/scenarios/scenario.h>
 
 #include <csignal>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -23,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -38,7 +40,11 @@ const char* kLiveUsage =
     "usage: streamsim live SCENARIO (--bootstrap HOST:PORT | --mock-brokers N) [--config k=v ...]\n"
     "                      [--config-file FILE] [--duration D] [--report DIR] [--seed N]\n"
     "                      [--status-interval D] [--connect-timeout D] [--log-level L] [--no-sim]\n"
-    "  D: 30s, 2m, 500ms (a bare number is seconds). Ctrl-C ends the input early, then drains and checks.\n";
+    "                      [--fault-command KIND=CMD ...]\n"
+    "  D: 30s, 2m, 500ms (a bare number is seconds). Ctrl-C ends the input early, then drains and checks.\n"
+    "  --fault-command (with --bootstrap): a broker fault KIND (CRASH, PAUSE, ISOLATE, LATENCY_SPIKE,\n"
+    "  SLOW_NODE, CLOG, PACKET_LOSS, LEADER_MOVE) is carried out by running\n"
+    "  `CMD start|stop BROKER DURATION_MS KIND` (BROKER counts from 1) when it begins and after it ends.\n";
 
 volatile std::sig_atomic_t g_interrupted = 0;
 
@@ -107,6 +113,7 @@ int run(int argc, char** argv) {
   harness::LiveRunOptions opt;
   std::string report_dir, config_file;
   std::vector<std::string> replay_flags;  // the flags worth repeating (no --config values: secrets)
+  std::map<proto::FaultKind, std::string> fault_commands;  // --fault-command KIND=CMD
   bool have_seed = false;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
@@ -145,6 +152,16 @@ int run(int argc, char** argv) {
       static const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "err", "critical", "off"};
       if (std::find(levels.begin(), levels.end(), opt.log_level) == levels.end())
         throw Bad{"--log-level: expected one of trace, debug, info, warn, err, critical, off; got '" + opt.log_level + "'"};
+    } else if (a == "--fault-command") {
+      const auto [kind_name, cmd] = key_value("--fault-command", value());
+      proto::FaultKind kind{};
+      if (!proto::FaultKind_Parse(kind_name, &kind) || !harness::live_fault_delegable(kind))
+        throw Bad{"--fault-command: '" + kind_name +
+                  "' is not a broker fault kind (CRASH, PAUSE, ISOLATE, LATENCY_SPIKE, SLOW_NODE, CLOG, PACKET_LOSS, "
+                  "LEADER_MOVE)"};
+      if (cmd.empty()) throw Bad{"--fault-command: " + kind_name + " needs a command after '='"};
+      if (fault_commands.count(kind)) throw Bad{"--fault-command: " + kind_name + " given twice"};
+      fault_commands[kind] = cmd;
     } else if (a == "--no-sim") {
       opt.compare_with_simulation = false;
     } else if (a.rfind("--", 0) == 0) {
@@ -156,6 +173,21 @@ int run(int argc, char** argv) {
   if (positional.size() != 1) throw Bad{"live takes exactly one SCENARIO file"};
   if (opt.bootstrap.empty() == (opt.mock_brokers == 0))
     throw Bad{"live needs exactly one of --bootstrap HOST:PORT and --mock-brokers N"};
+  if (!fault_commands.empty() && opt.mock_brokers > 0)
+    throw Bad{"--fault-command: only with --bootstrap (the mock cluster carries out broker faults itself)"};
+  if (!fault_commands.empty()) {
+    // The operator's command runs through the shell with the fault's details
+    // appended; it blocks the run's thread while it runs, so it should be quick
+    // (stop a broker and return). Its output goes to ours.
+    for (const auto& [kind, cmd] : fault_commands) opt.delegated_faults.insert(kind);
+    opt.run_fault = [fault_commands](proto::FaultKind kind, const std::string& phase, int broker, Duration dur) {
+      const std::string line = fault_commands.at(kind) + " " + phase + " " + std::to_string(broker) + " " +
+                               std::to_string(dur.ns() / 1'000'000) + " " + proto::FaultKind_Name(kind);
+      std::cout << std::flush;
+      const int status = std::system(line.c_str());
+      return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    };
+  }
   if (!config_file.empty()) {
     std::ifstream in(config_file);
     if (!in) {

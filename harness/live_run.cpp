@@ -98,7 +98,23 @@ std::optional<double> metric(const RunReport& r, const std::string& name) {
 
 }  // namespace
 
-std::optional<std::string> live_fault_unsupported(proto::FaultKind kind, bool mock) {
+bool live_fault_delegable(proto::FaultKind kind) {
+  switch (kind) {
+    case proto::CRASH:
+    case proto::PAUSE:
+    case proto::ISOLATE:
+    case proto::LATENCY_SPIKE:
+    case proto::SLOW_NODE:
+    case proto::CLOG:
+    case proto::PACKET_LOSS:
+    case proto::LEADER_MOVE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::optional<std::string> live_fault_unsupported(proto::FaultKind kind, bool mock, bool delegated) {
   switch (kind) {
     case proto::ENGINE_CRASH:
       return std::nullopt;  // in-process on any cluster
@@ -110,9 +126,9 @@ std::optional<std::string> live_fault_unsupported(proto::FaultKind kind, bool mo
     case proto::CLOG:
     case proto::PACKET_LOSS:
     case proto::LEADER_MOVE:
-      if (mock) return std::nullopt;
-      return std::string("no live equivalent against a real cluster (broker faults need an operator command; "
-                         "--fault-command is not implemented)");
+      if (mock || delegated) return std::nullopt;
+      return std::string("no operator command for it against a real cluster (give one with --fault-command " +
+                         proto::FaultKind_Name(kind) + "=CMD)");
     case proto::CRASH_WIPE:
       return std::string("the mock cluster cannot lose a broker's disk (it has no replication to recover from)");
     case proto::PARTITION:
@@ -148,6 +164,9 @@ Result<LiveRunResult, LiveError> run_live(const proto::Scenario& s, const LiveRu
       return unexpected(LiveError{LiveErrc::usage, "--config " + scrub(c.error().format(), opt.client_config)});
   }
   const bool mock = opt.mock_brokers > 0;
+  SS_ASSERT(mock || opt.delegated_faults.empty() || opt.run_fault, "delegated faults need a run_fault callback");
+  // Whether a kind has an operator command (real clusters only).
+  auto delegated = [&](proto::FaultKind kind) { return !mock && opt.delegated_faults.count(kind) != 0; };
 
   LiveRunResult res;
   // The simulation's numbers for the same scenario (seed 1), for the
@@ -200,12 +219,12 @@ Result<LiveRunResult, LiveError> run_live(const proto::Scenario& s, const LiveRu
   std::vector<proto::FaultKind> random_kinds;
   for (int kd : s.faults().random().kinds()) {
     const auto kind = static_cast<proto::FaultKind>(kd);
-    if (!live_fault_unsupported(kind, mock) &&
+    if (!live_fault_unsupported(kind, mock, delegated(kind)) &&
         std::find(random_kinds.begin(), random_kinds.end(), kind) == random_kinds.end())
       random_kinds.push_back(kind);
   }
   for (proto::FaultKind kind : kinds)
-    if (auto why = live_fault_unsupported(kind, mock)) res.skipped_faults.push_back(proto::FaultKind_Name(kind) + ": " + *why);
+    if (auto why = live_fault_unsupported(kind, mock, delegated(kind))) res.skipped_faults.push_back(proto::FaultKind_Name(kind) + ": " + *why);
   if (s.faults().buggify().enabled()) res.skipped_faults.push_back("BUGGIFY: fault points exist only in simulation");
 
   res.report.scenario = s.name();
@@ -216,7 +235,7 @@ Result<LiveRunResult, LiveError> run_live(const proto::Scenario& s, const LiveRu
     d += "; faults:";
     if (kinds.empty()) d += " none";
     for (proto::FaultKind kind : kinds)
-      d += " " + proto::FaultKind_Name(kind) + (live_fault_unsupported(kind, mock) ? "(skipped)" : "");
+      d += " " + proto::FaultKind_Name(kind) + (live_fault_unsupported(kind, mock, delegated(kind)) ? "(skipped)" : "");
     res.report.faults = d;
   }
   say("seed: " + std::to_string(res.seed));
@@ -283,6 +302,18 @@ Result<LiveRunResult, LiveError> run_live(const proto::Scenario& s, const LiveRu
         broker = std::stoi(n) + 1;
     }
     const std::string dur_text = fmt("%.0fms", static_cast<double>(dur.ns()) / 1e6);
+    if (delegated(kind)) {
+      // A real cluster: the operator's command carries the fault out.
+      SS_ASSERT(live_fault_delegable(kind), "only broker faults are delegated");
+      const std::string what = proto::FaultKind_Name(kind) + " broker " + std::to_string(broker);
+      log_fault(what + " for " + dur_text + " (operator command)");
+      if (!opt.run_fault(kind, "start", broker, dur)) log_fault(what + ": the start command failed");
+      rt.sleep_for(dur);
+      if (!opt.run_fault(kind, "stop", broker, dur)) log_fault(what + ": the stop command failed");
+      log_fault(what + " healed (operator command)");
+      return;
+    }
+    SS_ASSERT(mock || kind == proto::ENGINE_CRASH, "a real cluster injects only engine crashes itself");
     switch (kind) {
       case proto::CRASH:
       case proto::PAUSE:
@@ -460,7 +491,7 @@ Result<LiveRunResult, LiveError> run_live(const proto::Scenario& s, const LiveRu
     // 3. Faults during the input phase.
     std::vector<TaskHandle> nemesis;
     for (const auto& f : s.faults().scripted()) {
-      if (live_fault_unsupported(f.kind(), mock)) continue;
+      if (live_fault_unsupported(f.kind(), mock, delegated(f.kind()))) continue;
       nemesis.push_back(rt.spawn("fault", [&, f] {
         rt.sleep_until(Instant::epoch() + Duration::millis(static_cast<int64_t>(f.at_ms())));
         if (input_over) return;

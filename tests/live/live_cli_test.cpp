@@ -114,3 +114,40 @@ TEST_CASE("live cli: bad flags, configuration and scenarios are usage errors", "
   CHECK(dur.exit_code == 2);
   CHECK(contains(dur.output, "--duration"));
 }
+
+TEST_CASE("live cli: against a real cluster, broker faults run the operator's --fault-command or are skipped", "[live]") {
+  // The skipped-fault list is printed before the cluster is contacted, so an
+  // unreachable bootstrap shows what the run would have delegated.
+  const std::string base =
+      "live scenarios/live/broker-bounce.textproto --bootstrap 127.0.0.1:1 --connect-timeout 2s --no-sim";
+  auto without = run_cli(base);
+  INFO(without.output);
+  CHECK(without.exit_code == 2);
+  CHECK(contains(without.output, "skipped fault CRASH: no operator command for it against a real cluster "
+                                 "(give one with --fault-command CRASH=CMD)"));
+  CHECK(contains(without.output, "skipped fault PACKET_LOSS"));
+  auto with = run_cli(base + " --fault-command CRASH=true");
+  INFO(with.output);
+  CHECK(with.exit_code == 2);
+  CHECK_FALSE(contains(with.output, "skipped fault CRASH"));
+  CHECK(contains(with.output, "skipped fault PACKET_LOSS"));  // no command for it
+}
+
+TEST_CASE("live cli: --fault-command takes a broker fault kind and only goes with --bootstrap", "[live]") {
+  auto mock = run_cli("live scenarios/live/broker-bounce.textproto --mock-brokers 1 --fault-command CRASH=true");
+  CHECK(mock.exit_code == 2);
+  CHECK(contains(mock.output, "--fault-command: only with --bootstrap"));
+  auto bogus = run_cli("live scenarios/live/broker-bounce.textproto --bootstrap x:1 --fault-command MELTDOWN=true");
+  CHECK(bogus.exit_code == 2);
+  CHECK(contains(bogus.output, "'MELTDOWN' is not a broker fault kind"));
+  auto engine = run_cli("live scenarios/live/broker-bounce.textproto --bootstrap x:1 --fault-command ENGINE_CRASH=true");
+  CHECK(engine.exit_code == 2);
+  CHECK(contains(engine.output, "'ENGINE_CRASH' is not a broker fault kind"));
+  auto empty = run_cli("live scenarios/live/broker-bounce.textproto --bootstrap x:1 --fault-command CRASH=");
+  CHECK(empty.exit_code == 2);
+  CHECK(contains(empty.output, "CRASH needs a command"));
+  auto twice = run_cli("live scenarios/live/broker-bounce.textproto --bootstrap x:1 --fault-command CRASH=a "
+                       "--fault-command CRASH=b");
+  CHECK(twice.exit_code == 2);
+  CHECK(contains(twice.output, "CRASH given twice"));
+}

@@ -18,8 +18,10 @@
 // without a commit or close) and starts a new instance after the fault's
 // duration, so fencing and recovery run for real. Kinds without an equivalent
 // are listed in LiveRunResult::skipped_faults with the reason. Against a real
-// cluster only engine crashes are injected (broker faults would need an
-// operator's command, not implemented).
+// cluster, engine crashes are injected in-process and broker faults are
+// delegated to an operator's command (LiveRunOptions::delegated_faults and
+// run_fault; `streamsim live --fault-command KIND=CMD`); kinds without a command
+// are skipped with the reason.
 //
 // Exactly-once on the mock: the mock writes no transaction markers and keeps no
 // transactional offsets, so the run's clients share a live::TxnLedger that
@@ -40,6 +42,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -67,6 +70,17 @@ struct LiveRunOptions {
   std::function<void(const std::string&)> print;
   // Also run the scenario in simulation (seed 1) for the comparison line.
   bool compare_with_simulation = true;
+  // Against a real cluster (bootstrap set): the broker fault kinds (CRASH,
+  // PAUSE, ISOLATE, LATENCY_SPIKE, SLOW_NODE, CLOG, PACKET_LOSS, LEADER_MOVE)
+  // that an operator's command carries out. For each injected fault of such a
+  // kind, run_fault is called with phase "start" when it begins and "stop"
+  // after its duration, with the target broker (1-based, as on the mock) and
+  // the duration. It may block the calling thread (it runs a process), and
+  // returns false when the command failed: the failure is logged and the run
+  // goes on. Ignored with a mock cluster, which carries out every broker kind
+  // itself.
+  std::set<proto::FaultKind> delegated_faults;
+  std::function<bool(proto::FaultKind kind, const std::string& phase, int broker, Duration duration)> run_fault;
 };
 
 struct LiveRunResult {
@@ -95,7 +109,10 @@ struct LiveError {
 Result<LiveRunResult, LiveError> run_live(const proto::Scenario& s, const LiveRunOptions& opt);
 
 // The fault kinds live mode maps on the mock (or, with mock == false, on a real
-// cluster), and the reason for each other kind.
-std::optional<std::string> live_fault_unsupported(proto::FaultKind kind, bool mock);
+// cluster, where a broker kind needs an operator command: delegated), and the
+// reason for each other kind.
+std::optional<std::string> live_fault_unsupported(proto::FaultKind kind, bool mock, bool delegated = false);
+// Whether `kind` is a broker fault an operator command can carry out.
+bool live_fault_delegable(proto::FaultKind kind);
 
 }  // namespace streamsim::harness
