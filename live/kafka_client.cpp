@@ -1528,15 +1528,19 @@ class LiveAdmin final : public kafka::Admin, public ClientBase {
     int64_t lo = RD_KAFKA_OFFSET_INVALID, hi = RD_KAFKA_OFFSET_INVALID;
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
     std::atomic<bool> done{false};
+    // Set once no task waits for the result any more (its deadline passed, or
+    // the task was cancelled): only abandoned queries are reaped, so a waiting
+    // task's query is never joined and freed under it by another task.
+    bool abandoned = false;
     std::thread thread;
   };
   static constexpr int64_t kMaxQuerySocketTimeoutMs = 10'000;
 
   rd_kafka_resp_err_t query_watermarks(rd_kafka_t* rk, const TopicPartition& tp, Instant deadline, int64_t* lo,
                                        int64_t* hi) {
-    // Reap the queries that ended since.
+    // Reap the abandoned queries that ended since.
     std::erase_if(queries_, [](const std::unique_ptr<WatermarkQuery>& q) {
-      if (!q->done.load()) return false;
+      if (!q->abandoned || !q->done.load()) return false;
       q->thread.join();
       return true;
     });
@@ -1549,16 +1553,27 @@ class LiveAdmin final : public kafka::Admin, public ClientBase {
       raw->err = rd_kafka_query_watermark_offsets(rk, raw->topic.c_str(), raw->partition, &raw->lo, &raw->hi, ms);
       raw->done.store(true);
     });
+    // The admin owns the query (and its joinable thread) before this task
+    // waits: a task cancelled while waiting (an engine crash) unwinds through
+    // here, and destroying a joinable std::thread would terminate the process.
+    queries_.push_back(std::move(q));
+    struct Abandon {
+      WatermarkQuery* q;
+      bool armed = true;
+      ~Abandon() {
+        if (armed) q->abandoned = true;
+      }
+    } abandon{raw};
     while (!raw->done.load() && rt_.now() < deadline) wait_a_little(deadline);
-    if (!raw->done.load()) {
-      queries_.push_back(std::move(q));
-      return RD_KAFKA_RESP_ERR__TIMED_OUT;
-    }
+    if (!raw->done.load()) return RD_KAFKA_RESP_ERR__TIMED_OUT;  // abandoned: joined later
+    abandon.armed = false;
     raw->thread.join();
-    serve();
+    const rd_kafka_resp_err_t err = raw->err;
     *lo = raw->lo;
     *hi = raw->hi;
-    return raw->err;
+    std::erase_if(queries_, [raw](const std::unique_ptr<WatermarkQuery>& p) { return p.get() == raw; });
+    serve();
+    return err;
   }
 
   Config cfg_;

@@ -746,3 +746,42 @@ TEST_CASE("live kafka: secrets never appear in errors, descriptions or forwarded
     CHECK(t.find(key_password) == std::string::npos);
   }
 }
+
+// Regression (CI, the live at-least-once canary: "terminate called without an
+// active exception" as the input phase ended): the engine-crash fault task was
+// cancelled while list_offsets waited for a watermark query running on a
+// helper thread, and unwinding destroyed that thread while it was still
+// joinable. The admin must own an unfinished query whatever happens to the
+// task that asked.
+TEST_CASE("live kafka: regression: a task cancelled inside list_offsets while the broker is down", "[live]") {
+  auto mc = mock(1);
+  REQUIRE(mc->create_topic("t", 1, 1).ok());
+  Config acfg = config(Role::admin, {{"bootstrap.servers", mc->bootstraps()}});
+  Rt r("cancel-query");
+  live::LiveKafka kafka(*r.rt);
+  Problems problems;
+  bool started_query = false, returned = false;
+  std::unique_ptr<kafka::Admin> admin;
+  r.rt->spawn("t", [&] {
+    auto a = kafka.admin(acfg);
+    if (!problems.check(a, "admin")) return;
+    admin = std::move(*a);
+    problems.check(admin->describe_cluster(Duration::seconds(5)), "describe_cluster");
+    mc->set_broker_down(1, true);
+    TaskHandle q = r.rt->spawn("query", [&] {
+      started_query = true;
+      (void)admin->list_offsets({{"t", 0}}, kafka::OffsetSpec::latest, false, Duration::seconds(20));
+      returned = true;
+    });
+    r.rt->sleep_for(Duration::millis(500));
+    q.cancel();
+    q.join();
+    mc->set_broker_down(1, false);
+    admin.reset();  // joins the abandoned query before destroying the handle
+  });
+  REQUIRE(r.rt->run(Duration::seconds(60)) == sim::RunStop::quiescent);
+  INFO(problems.list.size());
+  CHECK(problems.list.empty());
+  CHECK(started_query);
+  CHECK_FALSE(returned);  // cancelled while waiting, not after the query ended
+}
