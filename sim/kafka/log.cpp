@@ -272,7 +272,7 @@ bool decode_batch(std::string_view bytes, Batch* out) {
   b.transactional = (attrs & kAttrTransactional) != 0;
   b.control = static_cast<ControlType>(control);
   b.records.resize(count);
-  for (Record& rec : b.records) {
+  for (Record& rec : b.records.own()) {
     if (!decode_record(r, &rec)) return false;
   }
   if (r.remaining() != 0) return false;  // trailing bytes: not something encode_batch wrote

@@ -601,24 +601,29 @@ class SimProducer final : public k::Producer {
 
   // Assigns partitions to new messages once metadata knows their topics.
   void partition_new() {
-    for (auto it = unpartitioned_.begin(); it != unpartitioned_.end();) {
-      int32_t n = meta_.partitions(it->topic);
-      if (n == 0) {
-        if (rt_.now() - it->enqueued > msg_timeout_) {
-          std::vector<Msg> one{std::move(*it)};
-          it = unpartitioned_.erase(it);
+    // Kept messages go back in their order; the queue is rebuilt rather than
+    // erased from in the middle (it is a chunked FIFO, see MsgQueue).
+    MsgQueue keep;
+    while (!unpartitioned_.empty()) {
+      Msg& m = unpartitioned_.front();
+      if (meta_.partitions(m.topic) == 0) {
+        if (rt_.now() - m.enqueued > msg_timeout_) {
+          std::vector<Msg> one{std::move(m)};
+          unpartitioned_.pop_front();
           k::Error unknown = err(Errc::unknown_topic_or_partition, "unknown topic");
           if (txn_) txn_record_failed(unknown);
           report(one, {one[0].topic, -1}, -1, unknown, k::Persistence::not_persisted);
           continue;
         }
-        ++it;
-        continue;
+        keep.push_back(std::move(m));
+      } else {
+        const bool queued = enqueue_partitioned(m);
+        SS_ASSERT(queued, "a topic with known partitions could not be partitioned");
       }
-      const bool queued = enqueue_partitioned(*it);
-      SS_ASSERT(queued, "a topic with known partitions could not be partitioned");
-      it = unpartitioned_.erase(it);
+      unpartitioned_.pop_front();
     }
+    SS_ASSERT(unpartitioned_.empty(), "partition_new left messages behind");
+    unpartitioned_ = std::move(keep);
   }
 
   // Moves m into its partition's queue if its topic's partition count is known
@@ -835,7 +840,11 @@ class SimProducer final : public k::Producer {
   bool stale_metadata_ = false;
   std::optional<k::Error> fatal_;
   size_t outstanding_ = 0;
-  std::deque<Msg> unpartitioned_;
+  // Messages whose topic's partition count is not known yet, in produce order.
+  // A chunked FIFO, not a std::deque: a deque of Msg allocates a 512-byte node
+  // per two messages, and a producer that outruns its first metadata response
+  // queues every message here.
+  MsgQueue unpartitioned_;
   std::map<TopicPartition, PartitionQueue> queues_;
   std::string cached_topic_;                    // enqueue_partitioned's cache: this topic's
   std::vector<PartitionQueue*> cached_queues_;  // queues by partition (null: not looked up yet)

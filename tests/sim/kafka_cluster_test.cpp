@@ -10,6 +10,7 @@
 
 #include <spdlog/sinks/null_sink.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -174,4 +175,59 @@ TEST_CASE("kafka sim: acks=all survives a leader crash without loss or duplicate
     INFO(v);
     REQUIRE(n == 1);  // idempotence: no duplicates from retries
   }
+}
+
+// Messages produced before the producer knows any metadata wait in one FIFO;
+// when metadata arrives, those of a known topic are partitioned in produce
+// order and those of an unknown topic stay, in order, until message.timeout.ms
+// fails them with UNKNOWN_TOPIC_OR_PARTITION. (The FIFO is rebuilt, not erased
+// from, so this pins both outcomes and the order of each.)
+TEST_CASE("kafka sim: messages for an unknown topic time out while those for a known topic are delivered in order",
+          "[kafka_cluster]") {
+  std::vector<k::DeliveryReport> reports;
+  bool done = false;
+  Simulation sim(12, streamsim::testing::quiet_config());
+  Cluster cluster(sim, three_brokers(2, false));
+  sim.add_node("client", [&](SimRuntime& rt) {
+    SimKafka kafka(rt);
+    auto pc = k::Config::make(k::Role::producer, {{"bootstrap.servers", cluster.bootstrap_servers()},
+                                                   {"enable.idempotence", "true"},
+                                                   {"linger.ms", "2"},
+                                                   {"message.timeout.ms", "3000"}});
+    REQUIRE(pc.ok());
+    auto producer = std::move(*kafka.producer(*pc));
+    for (int i = 0; i < 200; ++i) {
+      k::ProducerRecord r;
+      r.topic = i % 3 == 0 ? "missing" : "t";
+      r.key = "same-key";  // one partition, so offsets order the known topic's messages
+      r.value = std::to_string(i);
+      r.opaque = static_cast<uint64_t>(i);
+      REQUIRE(producer->produce(r).ok());
+    }
+    (void)producer->flush(Duration::seconds(30));
+    reports = producer->poll(Duration::zero());
+    done = true;
+    sim.kernel().request_stop();
+  });
+  sim.run_until(Instant::epoch() + Duration::seconds(120));
+  REQUIRE(done);
+  REQUIRE(reports.size() == 200);
+  std::vector<uint64_t> delivered, failed;
+  int64_t last_offset = -1;
+  for (const auto& d : reports) {
+    if (d.opaque % 3 == 0) {
+      REQUIRE(d.error.has_value());
+      CHECK(d.error->code == k::Errc::unknown_topic_or_partition);
+      failed.push_back(d.opaque);
+    } else {
+      REQUIRE_FALSE(d.error.has_value());
+      REQUIRE(d.offset.value > last_offset);  // produce order is offset order
+      last_offset = d.offset.value;
+      delivered.push_back(d.opaque);
+    }
+  }
+  CHECK(failed.size() == 67);
+  CHECK(delivered.size() == 133);
+  CHECK(std::is_sorted(delivered.begin(), delivered.end()));
+  CHECK(std::is_sorted(failed.begin(), failed.end()));
 }

@@ -891,3 +891,34 @@ TEST_CASE("kafka log: end_offset_for_epoch follows KIP-101", "[kafka_log]") {
   CHECK(after_truncate2 ==
         std::vector<EpochEnd>{std::nullopt, P{0, 4}, P{0, 4}, P{0, 4}, P{0, 4}, P{0, 4}, P{0, 4}});
 }
+
+// Batch::records is shared copy-on-write: the leader stamps its offset and
+// epoch on a copy of the producer's batch without copying any record, and a
+// change through one copy is never visible through another.
+TEST_CASE("kafka log: copying a batch shares its records until one copy changes them", "[kafka_log]") {
+  Batch a = make_batch(3, 0, "cow");
+  Batch b = a;
+  REQUIRE(b.records.TEST_shares_with(a.records));
+  b.base_offset = 42;  // header fields are the copy's own
+  CHECK(a.base_offset != 42);
+  // Reading through a non-const copy does not detach it.
+  size_t seen = 0;
+  for (const Record& r : b.records) seen += r.value ? 1 : 0;
+  CHECK(seen == 3);
+  CHECK(b.records.TEST_shares_with(a.records));
+  // Changing one copy detaches it first.
+  b.records.own()[0].value = "changed";
+  CHECK_FALSE(b.records.TEST_shares_with(a.records));
+  CHECK(a.records[0].value != std::optional<std::string>("changed"));
+  CHECK(b.records[0].value == std::optional<std::string>("changed"));
+  b.records.push_back(Record{});
+  CHECK(a.records.size() == 3);
+  CHECK(b.records.size() == 4);
+  // An encoding of the untouched original is unchanged by all of this.
+  CHECK(encode_batch(a) == encode_batch(make_batch(3, 0, "cow")));
+  Batch empty;
+  CHECK(empty.records.empty());
+  CHECK(empty.records.begin() == empty.records.end());
+  empty.records.clear();
+  CHECK(empty.records.size() == 0);
+}

@@ -32,6 +32,7 @@
 #include <streamsim/core/storage.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -51,6 +52,61 @@ struct Record {
 
 enum class ControlType : uint8_t { none = 0, commit = 1, abort = 2 };
 
+// The records of a batch: a vector shared copy-on-write, so copying a Batch
+// (the leader stamping its offset and epoch on a producer's batch, a retry, a
+// test's copy) bumps a reference count instead of copying every key and value.
+// Const access never copies. Every mutating call first makes the vector
+// private to this list if another list shares it, so a change through one copy
+// is never seen through another. Not thread-safe (the simulation is one thread).
+class RecordList {
+ public:
+  using value_type = Record;
+  using const_iterator = std::vector<Record>::const_iterator;
+
+  RecordList() = default;
+  RecordList(std::vector<Record> v) : v_(std::make_shared<std::vector<Record>>(std::move(v))) {}  // NOLINT: implicit by design
+  RecordList(std::initializer_list<Record> l) : v_(std::make_shared<std::vector<Record>>(l)) {}
+
+  size_t size() const { return v_ ? v_->size() : 0; }
+  bool empty() const { return size() == 0; }
+  const_iterator begin() const { return view().begin(); }
+  const_iterator end() const { return view().end(); }
+  const_iterator cbegin() const { return begin(); }
+  const_iterator cend() const { return end(); }
+  const Record& operator[](size_t i) const { return view()[i]; }
+  const Record& front() const { return view().front(); }
+  const Record& back() const { return view().back(); }
+  const std::vector<Record>& view() const { return v_ ? *v_ : empty_vector(); }
+
+  // No non-const begin/end/operator[]: a loop that only reads must not copy
+  // because its Batch happens to be non-const. Changing a record goes through
+  // own(), which says that it may copy.
+  void push_back(Record r) { own().push_back(std::move(r)); }
+  template <class... A>
+  Record& emplace_back(A&&... a) { return own().emplace_back(std::forward<A>(a)...); }
+  void reserve(size_t n) { own().reserve(n); }
+  void resize(size_t n) { own().resize(n); }
+  void clear() { v_.reset(); }
+  // The vector itself, private to this list (copied first if shared).
+  std::vector<Record>& own() {
+    if (!v_) {
+      v_ = std::make_shared<std::vector<Record>>();
+    } else if (v_.use_count() > 1) {
+      v_ = std::make_shared<std::vector<Record>>(*v_);
+    }
+    return *v_;
+  }
+  // True when both lists share one vector (tests: a copy did not copy records).
+  bool TEST_shares_with(const RecordList& o) const { return v_ != nullptr && v_ == o.v_; }
+
+ private:
+  static const std::vector<Record>& empty_vector() {
+    static const std::vector<Record> e;
+    return e;
+  }
+  std::shared_ptr<std::vector<Record>> v_;
+};
+
 struct Batch {
   int64_t base_offset = 0;     // assigned by the log on append
   int32_t leader_epoch = 0;
@@ -59,7 +115,7 @@ struct Batch {
   int32_t base_sequence = -1;  // -1: no sequence
   bool transactional = false;
   ControlType control = ControlType::none;  // control batches hold one marker record
-  std::vector<Record> records;
+  RecordList records;
 
   int64_t last_offset() const { return base_offset + static_cast<int64_t>(records.size()) - 1; }
   int64_t next_offset() const { return base_offset + static_cast<int64_t>(records.size()); }
