@@ -385,17 +385,19 @@ Result<RecoveryReport, LogErrc> PartitionLog::recover() {
 
 BatchPtr PartitionLog::seal(Batch b) {
   auto sealed = std::make_shared<SealedBatch>();
-  sealed->frame_crc = frame_crc(encode_batch(b));
+  const std::string bytes = encode_batch(b);
+  sealed->frame_crc = frame_crc(bytes);
+  sealed->encoded_bytes = bytes.size();
   sealed->batch = std::move(b);
   return sealed;
 }
 
-void PartitionLog::frame_into_scratch(const Batch& b) {
+void PartitionLog::frame_into_scratch(const Batch& b, uint64_t known_size) {
   // One reused buffer per log: the frame header, then the batch encoded in
   // place, so a batch costs one encoding pass and no allocation (a fresh buffer
   // of a large batch would be page-faulted in on every append), and nothing is
   // zero-filled first only to be overwritten.
-  const size_t size = kFrameHeaderBytes + encoded_size(b);
+  const size_t size = kFrameHeaderBytes + (known_size != 0 ? known_size : encoded_size(b));
   if (size > scratch_cap_) {
     scratch_cap_ = std::max(size, scratch_cap_ * 2);
     scratch_ = std::make_unique_for_overwrite<char[]>(scratch_cap_);
@@ -454,6 +456,7 @@ Result<int64_t, LogErrc> PartitionLog::append(Batch b) {
   frame_into_scratch(b);
   auto sealed = std::make_shared<SealedBatch>();
   sealed->frame_crc = frame_crc(std::string_view(scratch_.get() + kFrameHeaderBytes, scratch_len_ - kFrameHeaderBytes));
+  sealed->encoded_bytes = scratch_len_ - kFrameHeaderBytes;
   sealed->batch = std::move(b);
   auto r = write_entry(std::move(sealed));
   if (!r.ok()) return unexpected(r.error());
@@ -472,8 +475,8 @@ Result<void, LogErrc> PartitionLog::append_replica(BatchPtr sealed) {
             "append_replica: a control batch holds one marker record");
   if (failed_) return unexpected(LogErrc::io_error);
   // The payload is re-encoded per replica (its own copy of the bytes, as each
-  // broker writes its own disk) but never re-checksummed.
-  frame_into_scratch(b);
+  // broker writes its own disk) but never re-checksummed or re-sized.
+  frame_into_scratch(b, sealed->encoded_bytes);
   return write_entry(std::move(sealed));
 }
 

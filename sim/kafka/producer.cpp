@@ -82,10 +82,10 @@ class SimProducer final : public k::Producer {
     m.rec.value = std::move(r.value);
     for (auto& h : r.headers) m.rec.headers.push_back({std::move(h.key), h.value ? std::move(*h.value) : std::string()});
     m.rec.timestamp_ms = r.timestamp_ms.value_or(rt_.now().ns() / 1'000'000);
-    m.timestamp_ms = m.rec.timestamp_ms;
-    m.opaque = r.opaque;
-    m.enqueued = rt_.now();
-    m.topic = r.topic;
+    m.meta.timestamp_ms = m.rec.timestamp_ms;
+    m.meta.opaque = r.opaque;
+    m.meta.enqueued = rt_.now();
+    m.topic = topic_id(r.topic);
     m.partition = r.partition.value_or(-1);
     ++outstanding_;
     // librdkafka partitions a message in produce() when the topic's metadata is
@@ -230,19 +230,24 @@ class SimProducer final : public k::Producer {
   }
 
  private:
-  struct Msg {
-    Record rec;  // moved into the batch when the message is batched
-    int64_t timestamp_ms = 0;  // kept for the delivery report
+  // What a delivery report and the timeouts need of a message once its record
+  // has moved into a batch (24 bytes instead of the whole 170-byte Msg).
+  struct MsgMeta {
+    int64_t timestamp_ms = 0;
     uint64_t opaque = 0;
     Instant enqueued;
-    std::string topic;
+  };
+  struct Msg {
+    Record rec;  // moved into the batch when the message is batched
+    MsgMeta meta;
+    uint32_t topic = 0;  // index into topics_ (a string per message was 32 of its bytes, moved twice)
     int32_t partition = -1;
   };
   struct InFlight {
     // Immutable once built: every attempt resends the same batch (the same
     // sequence numbers, so the broker can deduplicate), without copying it.
     std::shared_ptr<const Batch> batch;
-    std::vector<Msg> msgs;
+    std::vector<MsgMeta> msgs;  // one per record of the batch, in order
     int64_t attempts = 0;
     bool sent = false;
   };
@@ -266,9 +271,11 @@ class SimProducer final : public k::Producer {
       chunks_.back().push_back(std::move(m));
       ++size_;
     }
+    // Precondition: the front message was moved from (every caller takes it
+    // first), so nothing is left to release here; its chunk is freed whole
+    // once drained. Resetting each slot to Msg{} cost a 170-byte move per message.
     void pop_front() {
       SS_ASSERT(!empty(), "pop_front on an empty queue");
-      chunks_.front()[head_] = Msg{};  // release its strings now
       --size_;
       if (++head_ == chunks_.front().size()) {
         chunks_.pop_front();  // drained (a partly filled last chunk only when the queue is empty)
@@ -489,12 +496,11 @@ class SimProducer final : public k::Producer {
     while (!unpartitioned_.empty()) {
       std::vector<Msg> one{std::move(unpartitioned_.front())};
       unpartitioned_.pop_front();
-      report(one, {one[0].topic, -1}, -1, purged, k::Persistence::not_persisted);
+      report(metas_of(one), {topics_[one[0].topic], -1}, -1, purged, k::Persistence::not_persisted);
     }
     for (auto& [tp, q] : queues_) {
       if (q.queue.empty()) continue;
-      std::vector<Msg> msgs = q.queue.take_all();
-      report(msgs, tp, -1, purged, k::Persistence::not_persisted);
+      report(metas_of(q.queue.take_all()), tp, -1, purged, k::Persistence::not_persisted);
     }
     txn_pending_add_.clear();
   }
@@ -545,7 +551,14 @@ class SimProducer final : public k::Producer {
     }
   }
 
-  void report(std::vector<Msg>& msgs, const TopicPartition& tp, int64_t base, std::optional<k::Error> e,
+  static std::vector<MsgMeta> metas_of(const std::vector<Msg>& msgs) {
+    std::vector<MsgMeta> out;
+    out.reserve(msgs.size());
+    for (const Msg& m : msgs) out.push_back(m.meta);
+    return out;
+  }
+
+  void report(const std::vector<MsgMeta>& msgs, const TopicPartition& tp, int64_t base, std::optional<k::Error> e,
               k::Persistence status) {
     if (reports_.capacity() < reports_.size() + msgs.size())
       reports_.reserve(std::max(reports_.size() + msgs.size(), 2 * reports_.capacity()));
@@ -568,8 +581,7 @@ class SimProducer final : public k::Producer {
   void fail_all(const k::Error& e) {
     fatal_ = e;
     for (auto& [tp, q] : queues_) {
-      std::vector<Msg> msgs = q.queue.take_all();
-      report(msgs, tp, -1, e, k::Persistence::possibly_persisted);
+      report(metas_of(q.queue.take_all()), tp, -1, e, k::Persistence::possibly_persisted);
     }
   }
 
@@ -599,6 +611,22 @@ class SimProducer final : public k::Producer {
     return true;
   }
 
+  // The index of a topic name in topics_, added on first use. Messages carry
+  // the index; a producer writes to few topics, usually one after another, so
+  // the last one is checked before the map.
+  uint32_t topic_id(const std::string& name) {
+    if (last_topic_ < topics_.size() && topics_[last_topic_] == name) return last_topic_;
+    auto it = topic_ids_.find(name);
+    if (it == topic_ids_.end()) {
+      SS_ASSERT(topics_.size() < UINT32_MAX, "more topic names than a message can index");
+      it = topic_ids_.emplace(name, static_cast<uint32_t>(topics_.size())).first;
+      topics_.push_back(name);
+    }
+    SS_ASSERT(topics_[it->second] == name, "topic index out of step with its name");
+    last_topic_ = it->second;
+    return last_topic_;
+  }
+
   // Assigns partitions to new messages once metadata knows their topics.
   void partition_new() {
     // Kept messages go back in their order; the queue is rebuilt rather than
@@ -606,13 +634,13 @@ class SimProducer final : public k::Producer {
     MsgQueue keep;
     while (!unpartitioned_.empty()) {
       Msg& m = unpartitioned_.front();
-      if (meta_.partitions(m.topic) == 0) {
-        if (rt_.now() - m.enqueued > msg_timeout_) {
+      if (meta_.partitions(topics_[m.topic]) == 0) {
+        if (rt_.now() - m.meta.enqueued > msg_timeout_) {
           std::vector<Msg> one{std::move(m)};
           unpartitioned_.pop_front();
           k::Error unknown = err(Errc::unknown_topic_or_partition, "unknown topic");
           if (txn_) txn_record_failed(unknown);
-          report(one, {one[0].topic, -1}, -1, unknown, k::Persistence::not_persisted);
+          report(metas_of(one), {topics_[one[0].topic], -1}, -1, unknown, k::Persistence::not_persisted);
           continue;
         }
         keep.push_back(std::move(m));
@@ -638,7 +666,7 @@ class SimProducer final : public k::Producer {
     if (img == nullptr) return false;
     if (cached_queues_.empty() || cached_topic_ != m.topic || cached_version_ != img->version ||
         cached_epoch_ != img->controller_epoch) {
-      const int32_t count = meta_.partitions(m.topic);
+      const int32_t count = meta_.partitions(topics_[m.topic]);
       if (count <= 0) return false;
       cached_topic_ = m.topic;
       cached_version_ = img->version;
@@ -654,7 +682,7 @@ class SimProducer final : public k::Producer {
     }
     PartitionQueue* q = p < n ? cached_queues_[static_cast<size_t>(p)] : nullptr;
     if (q == nullptr) {
-      q = &queues_[TopicPartition{m.topic, p}];
+      q = &queues_[TopicPartition{topics_[m.topic], p}];
       if (p < n) cached_queues_[static_cast<size_t>(p)] = q;
     }
     q->queue.push_back(std::move(m));
@@ -683,12 +711,12 @@ class SimProducer final : public k::Producer {
       for (auto& [tp, q] : queues_) {
         if (q.busy) continue;
         // Expire queued messages that were never sent.
-        while (!q.in_flight && !q.queue.empty() && rt_.now() - q.queue.front().enqueued > msg_timeout_) {
+        while (!q.in_flight && !q.queue.empty() && rt_.now() - q.queue.front().meta.enqueued > msg_timeout_) {
           std::vector<Msg> one{std::move(q.queue.front())};
           q.queue.pop_front();
           k::Error timed_out = err(Errc::local_msg_timed_out, "message timed out");
           if (txn_) txn_record_failed(timed_out);
-          report(one, tp, -1, timed_out, k::Persistence::not_persisted);
+          report(metas_of(one), tp, -1, timed_out, k::Persistence::not_persisted);
         }
         if (txn_ && !q.in_flight && !q.queue.empty() && !txn_added_.count(tp)) {
           // KIP-98: the partition joins the transaction before its first batch.
@@ -702,7 +730,7 @@ class SimProducer final : public k::Producer {
           continue;
         }
         if (!q.in_flight && !q.queue.empty()) {
-          Instant ready = q.queue.front().enqueued + linger_;
+          Instant ready = q.queue.front().meta.enqueued + linger_;
           if (q.queue.size() < batch_max_ && rt_.now() < ready) {
             next_wake = std::min(next_wake, ready);
             continue;
@@ -710,11 +738,13 @@ class SimProducer final : public k::Producer {
           InFlight f;
           Batch batch;
           const size_t take = std::min(q.queue.size(), batch_max_);
-          batch.records.reserve(take);
+          std::vector<Record>& recs = batch.records.own();
+          recs.reserve(take);
           f.msgs.reserve(take);
           while (!q.queue.empty() && f.msgs.size() < batch_max_) {
-            batch.records.push_back(std::move(q.queue.front().rec));
-            f.msgs.push_back(std::move(q.queue.front()));
+            Msg& m = q.queue.front();
+            recs.push_back(std::move(m.rec));
+            f.msgs.push_back(m.meta);
             q.queue.pop_front();
           }
           if (idempotent_) {
@@ -845,8 +875,11 @@ class SimProducer final : public k::Producer {
   // per two messages, and a producer that outruns its first metadata response
   // queues every message here.
   MsgQueue unpartitioned_;
+  std::vector<std::string> topics_;                // names of the topics produced to, by Msg::topic
+  std::map<std::string, uint32_t> topic_ids_;      // and back
+  uint32_t last_topic_ = UINT32_MAX;               // the most recent topic_id() result
   std::map<TopicPartition, PartitionQueue> queues_;
-  std::string cached_topic_;                    // enqueue_partitioned's cache: this topic's
+  uint32_t cached_topic_ = 0;                   // enqueue_partitioned's cache: this topic's
   std::vector<PartitionQueue*> cached_queues_;  // queues by partition (null: not looked up yet)
   int64_t cached_version_ = -1;
   int32_t cached_epoch_ = -1;

@@ -326,6 +326,7 @@ Result<std::vector<BatchPtr>, Errc> Replica::read(int64_t offset, uint64_t max_b
       // except while a leader's own append is not yet replicated).
       auto cut = std::make_shared<SealedBatch>(*b);
       cut->batch.records.resize(static_cast<size_t>(upto - b->batch.base_offset));
+      cut->encoded_bytes = 0;  // fewer records: the cached size no longer holds
       out.push_back(std::move(cut));
       break;
     }

@@ -922,3 +922,52 @@ TEST_CASE("kafka log: copying a batch shares its records until one copy changes 
   empty.records.clear();
   CHECK(empty.records.size() == 0);
 }
+
+// A follower writes the leader's sealed batch with the size and checksum the
+// leader computed (not recomputed per replica): its segment must be the
+// leader's byte for byte, and a copy cut to fewer records (the fetch path's
+// cut at the high watermark) must be sized afresh, not with the stale size.
+TEST_CASE("kafka log: a follower's segment from the leader's sealed batches equals the leader's", "[kafka_log]") {
+  Failures f;
+  std::string leader_bytes, follower_bytes, cut_bytes;
+  uint64_t sizes_ok = 0, cut_end = 0;
+  Simulation sim(19);
+  sim.add_node("b", [&](SimRuntime& rt) {
+    PartitionLog leader(rt.storage(), {"kafka/l-0", 1 << 20});
+    PartitionLog follower(rt.storage(), {"kafka/f-0", 1 << 20});
+    PartitionLog cut(rt.storage(), {"kafka/c-0", 1 << 20});
+    EXPECT_IN_SIM(f, leader.recover().ok() && follower.recover().ok() && cut.recover().ok());
+    for (int n : {5, 1, 7}) EXPECT_IN_SIM(f, leader.append(make_batch(n, 2, tagged("f", n), 40)).ok());
+    auto shared = leader.read_shared(0, kAll);
+    EXPECT_IN_SIM(f, shared.ok() && shared->size() == 3);
+    if (!shared.ok()) return;
+    for (const BatchPtr& b : *shared) {
+      sizes_ok += b->encoded_bytes == encode_batch(b->batch).size() ? 1 : 0;
+      EXPECT_IN_SIM(f, follower.append_replica(b).ok());
+    }
+    // The first batch cut to two records, as Replica::read does at the high watermark.
+    auto c = std::make_shared<SealedBatch>(*shared->front());
+    c->batch.records.resize(2);
+    c->encoded_bytes = 0;
+    c->frame_crc = frame_crc(encode_batch(c->batch));
+    EXPECT_IN_SIM(f, cut.append_replica(BatchPtr(c)).ok());
+    cut_end = static_cast<uint64_t>(cut.end_offset());
+    auto lb = rt.storage().read_all("kafka/l-0/00000000000000000000.log");
+    auto fb = rt.storage().read_all("kafka/f-0/00000000000000000000.log");
+    auto cb = rt.storage().read_all("kafka/c-0/00000000000000000000.log");
+    EXPECT_IN_SIM(f, lb.ok() && fb.ok() && cb.ok());
+    if (lb.ok()) leader_bytes = *lb;
+    if (fb.ok()) follower_bytes = *fb;
+    if (cb.ok()) cut_bytes = *cb;
+  });
+  REQUIRE(sim.run() == RunStop::quiescent);
+  CHECK(f.list == std::vector<std::string>{});
+  CHECK(sizes_ok == 3);
+  CHECK(!leader_bytes.empty());
+  CHECK(follower_bytes == leader_bytes);
+  CHECK(cut_end == 2);
+  // The cut frame holds exactly the two-record encoding.
+  Batch two = make_batch(5, 2, "f5", 40);
+  two.records.resize(2);
+  CHECK(cut_bytes.size() == 8 + encode_batch(two).size());
+}

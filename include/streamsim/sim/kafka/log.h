@@ -130,6 +130,10 @@ struct SealedBatch {
   // CRC-32C of this batch's frame (core/checksum.h), computed once by the log
   // that first wrote it: replicas write the same bytes and reuse it.
   uint32_t frame_crc = 0;
+  // encode_batch()'s size of this batch, also computed once by that log, so a
+  // follower does not walk every record again to size its frame (0: unknown,
+  // computed on use; a wrong value is caught by the encoder's size assertion).
+  uint64_t encoded_bytes = 0;
 };
 using BatchPtr = std::shared_ptr<const SealedBatch>;
 
@@ -215,8 +219,9 @@ class PartitionLog {
   };
   // Writes a sealed batch whose frame frame_into_scratch() has just built.
   Result<void, LogErrc> write_entry(BatchPtr b);
-  // Encodes b into scratch_ behind room for the frame header.
-  void frame_into_scratch(const Batch& b);
+  // Encodes b into scratch_ behind room for the frame header. known_size is
+  // encode_batch()'s size of b if the caller has it (0: compute it).
+  void frame_into_scratch(const Batch& b, uint64_t known_size = 0);
   // Makes a batch immutable and checksums it.
   static BatchPtr seal(Batch b);
   Result<void, LogErrc> flush_dirty();
