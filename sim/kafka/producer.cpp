@@ -231,7 +231,7 @@ class SimProducer final : public k::Producer {
 
  private:
   // What a delivery report and the timeouts need of a message once its record
-  // has moved into a batch (24 bytes instead of the whole 170-byte Msg).
+  // has moved into a batch (24 bytes, kept per in-flight record instead of the whole Msg).
   struct MsgMeta {
     int64_t timestamp_ms = 0;
     uint64_t opaque = 0;
@@ -271,9 +271,9 @@ class SimProducer final : public k::Producer {
       chunks_.back().push_back(std::move(m));
       ++size_;
     }
-    // Precondition: the front message was moved from (every caller takes it
-    // first), so nothing is left to release here; its chunk is freed whole
-    // once drained. Resetting each slot to Msg{} cost a 170-byte move per message.
+    // The message is not destroyed here: its chunk is freed whole once drained,
+    // and every caller moves the message out first, so it holds nothing until
+    // then (resetting each slot to Msg{} cost a move of a whole Msg per message).
     void pop_front() {
       SS_ASSERT(!empty(), "pop_front on an empty queue");
       --size_;
@@ -282,14 +282,18 @@ class SimProducer final : public k::Producer {
         head_ = 0;
       }
     }
-    // Moves every message out, in order, and empties the queue.
-    std::vector<Msg> take_all() {
-      std::vector<Msg> out;
+    // Empties the queue, returning what the messages' delivery reports need,
+    // in order (the messages themselves are dropped with their chunks).
+    std::vector<MsgMeta> take_all_meta() {
+      std::vector<MsgMeta> out;
       out.reserve(size_);
-      while (!empty()) {
-        out.push_back(std::move(front()));
-        pop_front();
+      for (const std::vector<Msg>& chunk : chunks_) {
+        for (size_t i = (&chunk == &chunks_.front() ? head_ : 0); i < chunk.size(); ++i) out.push_back(chunk[i].meta);
       }
+      SS_ASSERT(out.size() == size_, "queue size out of step with its chunks");
+      chunks_.clear();
+      head_ = 0;
+      size_ = 0;
       return out;
     }
 
@@ -494,13 +498,13 @@ class SimProducer final : public k::Producer {
   void purge_queued() {
     const k::Error purged = err(Errc::local_purge_queue, "purged by abort_transaction");
     while (!unpartitioned_.empty()) {
-      std::vector<Msg> one{std::move(unpartitioned_.front())};
+      const Msg gone = std::move(unpartitioned_.front());
       unpartitioned_.pop_front();
-      report(metas_of(one), {topics_[one[0].topic], -1}, -1, purged, k::Persistence::not_persisted);
+      report({gone.meta}, {topics_[gone.topic], -1}, -1, purged, k::Persistence::not_persisted);
     }
     for (auto& [tp, q] : queues_) {
       if (q.queue.empty()) continue;
-      report(metas_of(q.queue.take_all()), tp, -1, purged, k::Persistence::not_persisted);
+      report(q.queue.take_all_meta(), tp, -1, purged, k::Persistence::not_persisted);
     }
     txn_pending_add_.clear();
   }
@@ -551,13 +555,6 @@ class SimProducer final : public k::Producer {
     }
   }
 
-  static std::vector<MsgMeta> metas_of(const std::vector<Msg>& msgs) {
-    std::vector<MsgMeta> out;
-    out.reserve(msgs.size());
-    for (const Msg& m : msgs) out.push_back(m.meta);
-    return out;
-  }
-
   void report(const std::vector<MsgMeta>& msgs, const TopicPartition& tp, int64_t base, std::optional<k::Error> e,
               k::Persistence status) {
     if (reports_.capacity() < reports_.size() + msgs.size())
@@ -581,7 +578,7 @@ class SimProducer final : public k::Producer {
   void fail_all(const k::Error& e) {
     fatal_ = e;
     for (auto& [tp, q] : queues_) {
-      report(metas_of(q.queue.take_all()), tp, -1, e, k::Persistence::possibly_persisted);
+      report(q.queue.take_all_meta(), tp, -1, e, k::Persistence::possibly_persisted);
     }
   }
 
@@ -636,11 +633,11 @@ class SimProducer final : public k::Producer {
       Msg& m = unpartitioned_.front();
       if (meta_.partitions(topics_[m.topic]) == 0) {
         if (rt_.now() - m.meta.enqueued > msg_timeout_) {
-          std::vector<Msg> one{std::move(m)};
+          const Msg gone = std::move(m);
           unpartitioned_.pop_front();
           k::Error unknown = err(Errc::unknown_topic_or_partition, "unknown topic");
           if (txn_) txn_record_failed(unknown);
-          report(metas_of(one), {topics_[one[0].topic], -1}, -1, unknown, k::Persistence::not_persisted);
+          report({gone.meta}, {topics_[gone.topic], -1}, -1, unknown, k::Persistence::not_persisted);
           continue;
         }
         keep.push_back(std::move(m));
@@ -712,11 +709,11 @@ class SimProducer final : public k::Producer {
         if (q.busy) continue;
         // Expire queued messages that were never sent.
         while (!q.in_flight && !q.queue.empty() && rt_.now() - q.queue.front().meta.enqueued > msg_timeout_) {
-          std::vector<Msg> one{std::move(q.queue.front())};
+          const Msg gone = std::move(q.queue.front());
           q.queue.pop_front();
           k::Error timed_out = err(Errc::local_msg_timed_out, "message timed out");
           if (txn_) txn_record_failed(timed_out);
-          report(metas_of(one), tp, -1, timed_out, k::Persistence::not_persisted);
+          report({gone.meta}, tp, -1, timed_out, k::Persistence::not_persisted);
         }
         if (txn_ && !q.in_flight && !q.queue.empty() && !txn_added_.count(tp)) {
           // KIP-98: the partition joins the transaction before its first batch.
