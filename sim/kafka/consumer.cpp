@@ -187,7 +187,17 @@ class SimConsumer final : public k::Consumer {
       }
       out.reserve(taken_count);
       for (const auto& [tp, vis] : taken) {
-        for (const VisibleRecord& v : vis.records) {
+        const std::vector<VisibleRecord>& recs = vis.records;
+        for (size_t i = 0; i < recs.size(); ++i) {
+          // The log's values were written long before a consumer reads them, so
+          // each copy would wait on a cache miss through the value's pointer;
+          // asking for the value kPrefetchAhead records ahead overlaps those
+          // misses (a hint only: it changes no result).
+          if (i + kPrefetchAhead < recs.size()) {
+            const Record& ahead = recs[i + kPrefetchAhead].record;
+            if (ahead.value) __builtin_prefetch(ahead.value->data());
+          }
+          const VisibleRecord& v = recs[i];
           // The one copy of each record: from the log's shared batch into the result.
           k::ConsumerRecord& cr = out.emplace_back();
           cr.tp = {tp->topic, tp->partition};
@@ -368,6 +378,8 @@ class SimConsumer final : public k::Consumer {
   };
   static constexpr size_t kMaxOps = 4;  // at most an assign and a revoke pending, with margin
   static constexpr size_t kMaxAsyncCommits = 64;
+  // How far ahead poll() prefetches the values it copies (a few hundred nanoseconds of copying).
+  static constexpr size_t kPrefetchAhead = 8;
   static constexpr size_t kMaxPendingErrors = 16;
   static constexpr int kMaxAttempts = 50;  // per commit / offset fetch call
   static constexpr Duration kAsyncCommitTimeout = Duration::seconds(10);
