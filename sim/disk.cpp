@@ -95,6 +95,8 @@ Result<void, IoErrc> DiskModel::write(std::string_view path, uint64_t offset, st
   // extend the file), so it leaves no op to replay or tear.
   if (data.empty()) return {};
   File& f = *it->second;
+  // Private bytes go into `current`, which must then be the whole file.
+  flatten(f);
   const bool append_only = offset >= f.current.size();
   // Rewriting bytes that lazy ops still point at would change what they replay.
   if (!append_only) materialise_lazy_ops(f);
@@ -109,9 +111,41 @@ Result<void, IoErrc> DiskModel::write(std::string_view path, uint64_t offset, st
   return {};
 }
 
+Result<void, IoErrc> DiskModel::write_shared(std::string_view path, uint64_t offset, const SharedBytes& bytes) {
+  SS_ASSERT(bytes.size == 0 || bytes.data != nullptr, "write_shared: bytes without a buffer");
+  if (path.empty() || !range_fits(offset, bytes.size)) return unexpected(IoErrc::invalid_argument);
+  auto it = names_.find(path);
+  const uint64_t size = it == names_.end() ? 0 : file_size(*it->second);
+  // Anything but a non-empty append at the end of the file (a new file's first
+  // write included) is a plain write: a rewrite, or a gap to zero-fill.
+  if (bytes.size == 0 || offset != size) return write(path, offset, bytes.view());
+  if (it == names_.end()) it = names_.emplace(std::string(path), std::make_shared<File>()).first;
+  File& f = *it->second;
+  f.tail.push_back(bytes);
+  f.tail_bytes += bytes.size;
+  // Lazy: the op's bytes are the file's own at [offset, offset + size), which
+  // stay there until something flattens the file and possibly rewrites them.
+  f.unsynced.push_back(Op{Op::write, offset, bytes.size, {}, true});
+  f.has_lazy = true;
+  f.unsynced_bytes += bytes.size;
+  SS_ASSERT(file_size(f) == offset + bytes.size, "write_shared: the file did not grow by the bytes");
+  return {};
+}
+
+void DiskModel::flatten(File& f) {
+  if (f.tail.empty()) return;
+  const uint64_t size = file_size(f);
+  f.current.reserve(size);
+  for (const SharedBytes& b : f.tail) f.current.append(b.view());
+  f.tail.clear();
+  f.tail_bytes = 0;
+  SS_ASSERT(f.current.size() == size, "flatten: the file changed size");
+}
+
 std::string_view DiskModel::op_data(const File& f, const Op& op) {
   SS_ASSERT(op.kind == Op::write, "DiskModel: only writes carry data");
   if (!op.lazy) return op.data;
+  SS_ASSERT(f.tail.empty(), "DiskModel: a lazy op read before its file was flattened");
   SS_ASSERT(op.offset + op.len <= f.current.size(), "DiskModel: a lazy op's bytes were cut from the file");
   return std::string_view(f.current).substr(op.offset, op.len);
 }
@@ -129,7 +163,7 @@ void DiskModel::materialise_lazy_ops(File& f) {
 Result<void, IoErrc> DiskModel::append(std::string_view path, std::string_view data) {
   if (path.empty()) return unexpected(IoErrc::invalid_argument);
   auto it = names_.find(path);
-  const uint64_t offset = it == names_.end() ? 0 : it->second->current.size();
+  const uint64_t offset = it == names_.end() ? 0 : file_size(*it->second);
   // Recorded as a write at the current end, so a replay onto the durable content
   // puts the bytes where they were at the time of the append.
   return write(path, offset, data);
@@ -140,7 +174,8 @@ Result<void, IoErrc> DiskModel::truncate(std::string_view path, uint64_t size) {
   if (it == names_.end()) return unexpected(IoErrc::not_found);
   if (!range_fits(size, 0)) return unexpected(IoErrc::invalid_argument);
   File& f = *it->second;
-  if (size == f.current.size()) return {};  // no change, nothing to lose in a crash
+  if (size == file_size(f)) return {};  // no change, nothing to lose in a crash
+  flatten(f);
   if (size < f.current.size()) materialise_lazy_ops(f);
   apply_truncate(f.current, size);
   f.unsynced.push_back(Op{Op::truncate, size, 0, {}, false});
@@ -152,6 +187,8 @@ Result<void, IoErrc> DiskModel::fsync(std::string_view path) {
   if (it == names_.end()) return unexpected(IoErrc::not_found);
   File& f = *it->second;
   if (f.unsynced.empty()) return {};
+  // Replaying lazy ops reads the file's bytes by offset, from `current` alone.
+  flatten(f);
   // Replaying the log costs what was written since the last fsync, while copying
   // costs the whole file; a log that fsyncs after each append must not pay the
   // file size every time, so copy only when the log is larger than the file.
@@ -201,21 +238,45 @@ Result<void, IoErrc> DiskModel::sync_dir() {
 Result<std::string, IoErrc> DiskModel::read(std::string_view path, uint64_t offset, uint64_t len) const {
   auto it = names_.find(path);
   if (it == names_.end()) return unexpected(IoErrc::not_found);
-  const std::string& c = it->second->current;
-  if (offset >= c.size()) return std::string();
-  return c.substr(offset, std::min<uint64_t>(len, c.size() - offset));
+  const File& f = *it->second;
+  const uint64_t size = file_size(f);
+  if (offset >= size) return std::string();
+  const uint64_t n = std::min<uint64_t>(len, size - offset);
+  std::string out;
+  out.reserve(n);
+  // Walk `current` and then the tail, copying the part of each that overlaps
+  // [offset, offset + n).
+  uint64_t at = 0;
+  auto take = [&](std::string_view piece) {
+    const uint64_t lo = std::max(offset, at), hi = std::min(offset + n, at + piece.size());
+    if (lo < hi) out.append(piece.substr(lo - at, hi - lo));
+    at += piece.size();
+  };
+  take(f.current);
+  for (const SharedBytes& b : f.tail) {
+    if (at >= offset + n) break;
+    take(b.view());
+  }
+  SS_ASSERT(out.size() == n, "read: short read inside the file");
+  return out;
 }
 
 Result<std::string, IoErrc> DiskModel::read_all(std::string_view path) const {
   auto it = names_.find(path);
   if (it == names_.end()) return unexpected(IoErrc::not_found);
-  return it->second->current;
+  const File& f = *it->second;
+  if (f.tail.empty()) return f.current;
+  std::string out;
+  out.reserve(file_size(f));
+  out.append(f.current);
+  for (const SharedBytes& b : f.tail) out.append(b.view());
+  return out;
 }
 
 Result<uint64_t, IoErrc> DiskModel::size(std::string_view path) const {
   auto it = names_.find(path);
   if (it == names_.end()) return unexpected(IoErrc::not_found);
-  return static_cast<uint64_t>(it->second->current.size());
+  return file_size(*it->second);
 }
 
 bool DiskModel::exists(std::string_view path) const { return names_.find(path) != names_.end(); }
@@ -266,6 +327,9 @@ CrashReport DiskModel::crash(Rng& rng, const DiskFaultConfig& faults) {
   for (const auto& [name, fp] : durable_names_) {
     File& f = *fp;
     if (f.unsynced.empty()) continue;
+    // Torn replays read lazy ops' bytes from `current`, and a flipped bit must
+    // land in this disk's own copy, never in bytes another disk shares.
+    flatten(f);
     ++report.files_reverted;
     if (rng.bernoulli(faults.torn_write_probability)) {
       ++report.files_torn;
@@ -357,8 +421,9 @@ uint64_t DiskModel::digest() const {
   for (const auto& [name, f] : names_) {
     h.u64(name.size());
     h.bytes(name);
-    h.u64(f->current.size());
+    h.u64(file_size(*f));
     h.bytes(f->current);
+    for (const SharedBytes& b : f->tail) h.bytes(b.view());
   }
   return h.h;
 }

@@ -48,6 +48,10 @@ class SimStorage final : public Storage {
     rt_.sleep_for(lat_.write);
     return disk_.append(p, d);
   }
+  Result<void, IoErrc> write_shared(std::string_view p, uint64_t off, const SharedBytes& b) override {
+    rt_.sleep_for(lat_.write);
+    return disk_.write_shared(p, off, b);
+  }
   Result<void, IoErrc> truncate(std::string_view p, uint64_t size) override {
     rt_.sleep_for(lat_.write);
     return disk_.truncate(p, size);

@@ -406,16 +406,45 @@ void PartitionLog::frame_into_scratch(const Batch& b, uint64_t known_size) {
   scratch_len_ = size;
 }
 
+namespace {
+
+uint64_t load_le(const char* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+// Whether a sealed batch's shared frame is the encoding of its batch as far as
+// a cheap look tells: length, base offset, leader epoch and record count (the
+// fields a cut or restamped copy would change). Catches a copy that changed its
+// batch but kept the frame, which would otherwise write the wrong bytes.
+bool frame_matches(const SealedBatch& s) {
+  // Payload layout (encode_batch_raw): u8 version, u64 base offset, u32 leader
+  // epoch, u64 producer id, u16 producer epoch, u32 base sequence, u8 attributes,
+  // u32 record count.
+  constexpr uint64_t kCountAt = 1 + 8 + 4 + 8 + 2 + 4 + 1;
+  if (s.encoded_bytes < kCountAt + 4 || s.frame.size != kFrameHeaderBytes + s.encoded_bytes) return false;
+  const char* p = s.frame.data.get() + kFrameHeaderBytes;
+  return load_le(s.frame.data.get(), 4) == s.encoded_bytes &&
+         load_le(p + 1, 8) == static_cast<uint64_t>(s.batch.base_offset) &&
+         load_le(p + 9, 4) == static_cast<uint32_t>(s.batch.leader_epoch) &&
+         load_le(p + kCountAt, 4) == s.batch.records.size();
+}
+
+}  // namespace
+
 Result<void, LogErrc> PartitionLog::write_entry(BatchPtr sealed) {
   SS_ASSERT(sealed != nullptr, "write_entry: no batch");
   const Batch& b = sealed->batch;
   SS_ASSERT(b.base_offset == end_, "write_entry: batch does not start at the log end");
   SS_ASSERT(!b.records.empty(), "write_entry: empty batch");
-  SS_ASSERT(scratch_len_ > kFrameHeaderBytes, "write_entry: the frame was not built");
+  const bool shared = sealed->frame.size > 0;
+  SS_ASSERT(!shared || frame_matches(*sealed), "write_entry: a batch's shared frame does not encode it");
+  SS_ASSERT(shared || scratch_len_ > kFrameHeaderBytes, "write_entry: the frame was not built");
   // The frame is [u32 length][u32 crc][payload] (core/checksum.h); the crc was
   // computed once by the log that first wrote the batch and is reused here.
-  write_frame_header(scratch_.get(), scratch_len_ - kFrameHeaderBytes, sealed->frame_crc);
-  const std::string_view framed(scratch_.get(), scratch_len_);
+  if (!shared) write_frame_header(scratch_.get(), scratch_len_ - kFrameHeaderBytes, sealed->frame_crc);
+  const std::string_view framed = shared ? sealed->frame.view() : std::string_view(scratch_.get(), scratch_len_);
   const uint64_t encoded_bytes = framed.size() - kFrameHeaderBytes;
 
   const bool roll = segments_.empty() || segments_.back().bytes >= cfg_.segment_bytes;
@@ -426,7 +455,9 @@ Result<void, LogErrc> PartitionLog::write_entry(BatchPtr sealed) {
   const uint64_t pos = roll ? 0 : segments_.back().bytes;
   // A positional write, not an append: after a failed call nothing is trusted,
   // but even then bytes land where the index says they are.
-  if (!storage_.write(path, pos, framed).ok()) return fail();
+  // (`sealed` keeps a shared frame alive while the write suspends.)
+  const auto written = shared ? storage_.write_shared(path, pos, sealed->frame) : storage_.write(path, pos, framed);
+  if (!written.ok()) return fail();
 
   if (roll) {
     segments_.push_back(Segment{end_, path, 0});
@@ -453,10 +484,16 @@ Result<int64_t, LogErrc> PartitionLog::append(Batch b) {
   if (failed_) return unexpected(LogErrc::io_error);
   const int64_t base = end_;
   b.base_offset = base;
-  frame_into_scratch(b);
+  // The frame is built once, in a buffer of its own that this log's disk and
+  // every follower's disk will share (SealedBatch::frame).
+  const uint64_t payload = encoded_size(b);
+  std::shared_ptr<char[]> buf = std::make_shared_for_overwrite<char[]>(kFrameHeaderBytes + payload);
+  encode_batch_raw(b, buf.get() + kFrameHeaderBytes, payload);
   auto sealed = std::make_shared<SealedBatch>();
-  sealed->frame_crc = frame_crc(std::string_view(scratch_.get() + kFrameHeaderBytes, scratch_len_ - kFrameHeaderBytes));
-  sealed->encoded_bytes = scratch_len_ - kFrameHeaderBytes;
+  sealed->frame_crc = frame_crc(std::string_view(buf.get() + kFrameHeaderBytes, payload));
+  write_frame_header(buf.get(), payload, sealed->frame_crc);
+  sealed->encoded_bytes = payload;
+  sealed->frame = SharedBytes{std::move(buf), kFrameHeaderBytes + payload};
   sealed->batch = std::move(b);
   auto r = write_entry(std::move(sealed));
   if (!r.ok()) return unexpected(r.error());
@@ -474,9 +511,9 @@ Result<void, LogErrc> PartitionLog::append_replica(BatchPtr sealed) {
   SS_ASSERT(b.control == ControlType::none || b.records.size() == 1,
             "append_replica: a control batch holds one marker record");
   if (failed_) return unexpected(LogErrc::io_error);
-  // The payload is re-encoded per replica (its own copy of the bytes, as each
-  // broker writes its own disk) but never re-checksummed or re-sized.
-  frame_into_scratch(b, sealed->encoded_bytes);
+  // A batch with the leader's frame is written from it, shared; one without is
+  // encoded here (never re-checksummed or re-sized).
+  if (sealed->frame.size == 0) frame_into_scratch(b, sealed->encoded_bytes);
   return write_entry(std::move(sealed));
 }
 

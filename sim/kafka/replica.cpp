@@ -326,7 +326,8 @@ Result<std::vector<BatchPtr>, Errc> Replica::read(int64_t offset, uint64_t max_b
       // except while a leader's own append is not yet replicated).
       auto cut = std::make_shared<SealedBatch>(*b);
       cut->batch.records.resize(static_cast<size_t>(upto - b->batch.base_offset));
-      cut->encoded_bytes = 0;  // fewer records: the cached size no longer holds
+      cut->encoded_bytes = 0;  // fewer records: the cached size and frame no longer hold
+      cut->frame = {};
       out.push_back(std::move(cut));
       break;
     }

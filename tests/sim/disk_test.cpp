@@ -19,6 +19,7 @@ using namespace streamsim;
 using streamsim::sim::CrashReport;
 using streamsim::sim::DiskFaultConfig;
 using streamsim::sim::DiskModel;
+using streamsim::SharedBytes;
 
 namespace {
 
@@ -181,7 +182,17 @@ void require_same_view(const DiskModel& disk, const RefDisk& ref) {
   for (const auto& [n, id] : ref.names) {
     auto r = disk.read_all(n);
     RC_ASSERT(r.ok());
-    RC_ASSERT(*r == ref.inodes[id].current);
+    const std::string& cur = ref.inodes[id].current;
+    RC_ASSERT(*r == cur);
+    RC_ASSERT(disk.size(n).ok() && *disk.size(n) == cur.size());
+    // Ranged reads cross the boundaries between private and shared bytes.
+    for (uint64_t off : {uint64_t{0}, uint64_t{1}, cur.size() / 2, cur.size() > 0 ? cur.size() - 1 : 0, cur.size() + 1}) {
+      for (uint64_t len : {uint64_t{1}, uint64_t{3}, cur.size()}) {
+        auto got = disk.read(n, off, len);
+        RC_ASSERT(got.ok());
+        RC_ASSERT(*got == (off >= cur.size() ? std::string() : cur.substr(off, len)));
+      }
+    }
   }
   RC_ASSERT(disk.unsynced_bytes() == ref.unsynced_bytes());
 }
@@ -202,7 +213,7 @@ rc::Gen<std::vector<Cmd>> commands(bool crash_with_faults) {
   auto cmd = rc::gen::build<Cmd>(
       // Writes and appends are drawn more often so files get content worth losing.
       rc::gen::set(&Cmd::kind, rc::gen::weightedElement<int>({{4, 0}, {4, 1}, {1, 2}, {2, 3}, {1, 4},
-                                                               {1, 5}, {2, 6}, {1, 7}})),
+                                                               {1, 5}, {2, 6}, {1, 7}, {2, 8}, {4, 9}})),
       rc::gen::set(&Cmd::file, rc::gen::inRange(0, 3)), rc::gen::set(&Cmd::file2, rc::gen::inRange(0, 3)),
       rc::gen::set(&Cmd::offset, rc::gen::inRange<uint64_t>(0, 24)),
       rc::gen::set(&Cmd::data, rc::gen::resize(10, rc::gen::string<std::string>())),
@@ -288,9 +299,19 @@ void crash_both(DiskModel& disk, RefDisk& ref, const Cmd& c) {
   RC_ASSERT(disk.unsynced_bytes() == 0u);
 }
 
+SharedBytes shared_of(const std::string& s) {
+  auto buf = std::make_shared<char[]>(s.size() + 1);
+  std::copy(s.begin(), s.end(), buf.get());
+  return SharedBytes{std::move(buf), s.size()};
+}
+
 void run_commands(const std::vector<Cmd>& cmds) {
   DiskModel disk;
   RefDisk ref;
+  // Every buffer handed to write_shared, with the bytes it held: whatever the
+  // disk did (rewrites, truncates, torn crashes with flipped bits), the shared
+  // bytes themselves must never change.
+  std::vector<std::pair<SharedBytes, std::string>> shared;
   for (const Cmd& c : cmds) {
     const std::string a = file_name(c.file);
     const std::string b = file_name(c.file2);
@@ -326,9 +347,26 @@ void run_commands(const std::vector<Cmd>& cmds) {
         ref.sync_dir();
         break;
       case 7: crash_both(disk, ref, c); break;
+      case 8: {
+        // A shared write anywhere: past the end (a gap), inside, or an append.
+        shared.emplace_back(shared_of(c.data), c.data);
+        RC_ASSERT(disk.write_shared(a, c.offset, shared.back().first).ok() == ref.write(a, c.offset, c.data));
+        break;
+      }
+      case 9: {
+        // A shared append, often of a buffer another file already holds (as a
+        // follower appends its leader's frame).
+        if (shared.empty() || c.data.size() % 2 == 1) shared.emplace_back(shared_of(c.data), c.data);
+        const auto& [bytes, copy] = shared[c.seed % shared.size()];
+        auto size = disk.size(a);
+        const uint64_t end = size.ok() ? *size : 0;
+        RC_ASSERT(disk.write_shared(a, end, bytes).ok() == ref.write(a, end, copy));
+        break;
+      }
     }
     require_same_view(disk, ref);
   }
+  for (const auto& [bytes, copy] : shared) RC_ASSERT(std::string(bytes.view()) == copy);
   // Always end with a clean crash: whatever the sequence did, exactly the durable
   // state must remain.
   Cmd final_crash;
@@ -693,4 +731,64 @@ TEST_CASE("disk: many small appends with fsyncs stay linear", "[disk][perf]") {
   CHECK(*d.size("log") == 100000u * 16u);
   CHECK(d.unsynced_bytes() == 0u);
   CHECK(elapsed < std::chrono::seconds(5));
+}
+
+// ---------------------------------------------------------------------------
+// Shared writes (write_shared): the replicas of a Kafka partition append the
+// same frame buffer to their own disks.
+
+TEST_CASE("disk: a shared write reads, sizes and digests as the same plain write", "[disk]") {
+  const std::string a = "frame-one|", b = "frame-two, longer|";
+  const SharedBytes sa = shared_of(a), sb = shared_of(b);
+  DiskModel shared, plain;
+  REQUIRE(shared.write("seg", 0, "head|").ok());
+  REQUIRE(plain.write("seg", 0, "head|").ok());
+  REQUIRE(shared.write_shared("seg", 5, sa).ok());
+  REQUIRE(plain.write("seg", 5, a).ok());
+  REQUIRE(shared.write_shared("seg", 5 + a.size(), sb).ok());
+  REQUIRE(plain.write("seg", 5 + a.size(), b).ok());
+  // The disk holds references, not copies.
+  CHECK(sa.data.use_count() == 2);
+  CHECK(sb.data.use_count() == 2);
+  CHECK(*shared.read_all("seg") == *plain.read_all("seg"));
+  CHECK(*shared.size("seg") == *plain.size("seg"));
+  CHECK(*shared.read("seg", 3, 10) == *plain.read("seg", 3, 10));
+  CHECK(shared.digest() == plain.digest());
+  CHECK(shared.unsynced_bytes() == plain.unsynced_bytes());
+  // A first write to a new file may be shared too; a write that is not an
+  // append (here: past the end, leaving a gap) is a plain write.
+  REQUIRE(shared.write_shared("new", 0, sa).ok());
+  CHECK(sa.data.use_count() == 3);
+  REQUIRE(shared.write_shared("gap", 4, sa).ok());
+  CHECK(sa.data.use_count() == 3);
+  CHECK(*shared.read_all("gap") == std::string(4, '\0') + a);
+  // A private write after shared ones gives the file its own copy of them.
+  REQUIRE(shared.append("seg", "tail").ok());
+  REQUIRE(plain.append("seg", "tail").ok());
+  CHECK(*shared.read_all("seg") == *plain.read_all("seg"));
+  CHECK(sb.data.use_count() == 1);
+}
+
+TEST_CASE("disk: a torn crash with flipped bits never changes bytes another disk shares", "[disk][crash]") {
+  std::string frame;
+  for (int i = 0; i < 64; ++i) frame_record(frame, "record-" + std::to_string(i));
+  const SharedBytes bytes = shared_of(frame);
+  uint64_t flipped = 0;
+  for (uint64_t seed = 1; seed <= 50; ++seed) {
+    DiskModel leader, follower;
+    for (DiskModel* d : {&leader, &follower}) {
+      REQUIRE(d->write("seg", 0, "").ok());
+      REQUIRE(d->sync_dir().ok());
+      REQUIRE(d->write_shared("seg", 0, bytes).ok());
+    }
+    Rng rng(seed);
+    const CrashReport rep = follower.crash(rng, DiskFaultConfig{1.0, 1.0});
+    flipped += rep.bits_flipped;
+    // The crashed disk lost or damaged its copy; the other disk and the buffer
+    // still hold exactly what was written.
+    CHECK(*leader.read_all("seg") == frame);
+    CHECK(std::string(bytes.view()) == frame);
+    CHECK(follower.read_all("seg")->size() < frame.size());
+  }
+  CHECK(flipped > 0);  // the flips happened, in the crashed disk's own copy
 }

@@ -930,7 +930,7 @@ TEST_CASE("kafka log: copying a batch shares its records until one copy changes 
 TEST_CASE("kafka log: a follower's segment from the leader's sealed batches equals the leader's", "[kafka_log]") {
   Failures f;
   std::string leader_bytes, follower_bytes, cut_bytes;
-  uint64_t sizes_ok = 0, cut_end = 0;
+  uint64_t sizes_ok = 0, cut_end = 0, frames_shared = 0;
   Simulation sim(19);
   sim.add_node("b", [&](SimRuntime& rt) {
     PartitionLog leader(rt.storage(), {"kafka/l-0", 1 << 20});
@@ -943,12 +943,16 @@ TEST_CASE("kafka log: a follower's segment from the leader's sealed batches equa
     if (!shared.ok()) return;
     for (const BatchPtr& b : *shared) {
       sizes_ok += b->encoded_bytes == encode_batch(b->batch).size() ? 1 : 0;
+      // The follower's disk takes a reference to the leader's frame, not a copy.
+      const long refs = b->frame.data.use_count();
       EXPECT_IN_SIM(f, follower.append_replica(b).ok());
+      frames_shared += b->frame.size > 0 && b->frame.data.use_count() == refs + 1 ? 1 : 0;
     }
     // The first batch cut to two records, as Replica::read does at the high watermark.
     auto c = std::make_shared<SealedBatch>(*shared->front());
     c->batch.records.resize(2);
     c->encoded_bytes = 0;
+    c->frame = {};
     c->frame_crc = frame_crc(encode_batch(c->batch));
     EXPECT_IN_SIM(f, cut.append_replica(BatchPtr(c)).ok());
     cut_end = static_cast<uint64_t>(cut.end_offset());
@@ -963,6 +967,7 @@ TEST_CASE("kafka log: a follower's segment from the leader's sealed batches equa
   REQUIRE(sim.run() == RunStop::quiescent);
   CHECK(f.list == std::vector<std::string>{});
   CHECK(sizes_ok == 3);
+  CHECK(frames_shared == 3);
   CHECK(!leader_bytes.empty());
   CHECK(follower_bytes == leader_bytes);
   CHECK(cut_end == 2);

@@ -191,7 +191,7 @@ Batch marker(int64_t offset, int64_t pid, bool commit) {
 std::vector<std::string> visible_values(const std::vector<Batch>& bs, const std::vector<AbortedTxn>& aborted, bool rc,
                                         int64_t from = 0, size_t max = 1000, int64_t* next = nullptr) {
   std::vector<streamsim::sim::kafka::BatchPtr> shared;
-  for (const Batch& b : bs) shared.push_back(std::make_shared<streamsim::sim::kafka::SealedBatch>(streamsim::sim::kafka::SealedBatch{b, 0}));
+  for (const Batch& b : bs) shared.push_back(std::make_shared<streamsim::sim::kafka::SealedBatch>(streamsim::sim::kafka::SealedBatch{b, 0, 0, {}}));
   auto v = streamsim::sim::kafka::visible_records(shared, aborted, rc, from, max);
   if (next) *next = v.next_offset;
   std::vector<std::string> out;

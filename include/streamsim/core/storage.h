@@ -16,6 +16,7 @@
 #include <streamsim/core/result.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,15 @@ enum class IoErrc {
 };
 const char* to_string(IoErrc e);
 
+// Immutable bytes that several owners may hold at once (a Kafka batch frame
+// that a leader and its followers all write to their disks). Nobody may change
+// the bytes once a SharedBytes refers to them.
+struct SharedBytes {
+  std::shared_ptr<const char[]> data;
+  uint64_t size = 0;
+  std::string_view view() const { return size == 0 ? std::string_view() : std::string_view(data.get(), size); }
+};
+
 class Storage {
  public:
   virtual ~Storage() = default;
@@ -37,6 +47,13 @@ class Storage {
   // Writes data at offset, creating the file if missing and zero-filling any gap.
   virtual Result<void, IoErrc> write(std::string_view path, uint64_t offset, std::string_view data) = 0;
   virtual Result<void, IoErrc> append(std::string_view path, std::string_view data) = 0;
+  // Exactly write(path, offset, bytes.view()), in effect and in durability; an
+  // implementation may keep a reference to the bytes instead of copying them (the
+  // simulated disk does, so the replicas of a partition hold one copy of a frame
+  // until something needs a private one). Suspends as write() does.
+  virtual Result<void, IoErrc> write_shared(std::string_view path, uint64_t offset, const SharedBytes& bytes) {
+    return write(path, offset, bytes.view());
+  }
   virtual Result<void, IoErrc> truncate(std::string_view path, uint64_t size) = 0;
   virtual Result<void, IoErrc> fsync(std::string_view path) = 0;
   virtual Result<void, IoErrc> rename(std::string_view from, std::string_view to) = 0;

@@ -47,6 +47,12 @@ class DiskModel {
 
   Result<void, IoErrc> write(std::string_view path, uint64_t offset, std::string_view data);
   Result<void, IoErrc> append(std::string_view path, std::string_view data);
+  // write(path, offset, bytes.view()) in every observable way (content, crash
+  // semantics, digest). An append (offset at the end of the file) keeps a
+  // reference to the bytes instead of copying them, so disks that write the same
+  // frame share one copy; any call that must change or replay those bytes (a
+  // rewrite, a truncate, an fsync, a crash) first gives the file its own copy.
+  Result<void, IoErrc> write_shared(std::string_view path, uint64_t offset, const SharedBytes& bytes);
   Result<void, IoErrc> truncate(std::string_view path, uint64_t size);
   Result<void, IoErrc> fsync(std::string_view path);
   Result<void, IoErrc> rename(std::string_view from, std::string_view to);
@@ -82,13 +88,21 @@ class DiskModel {
     std::string data;  // the bytes, unless lazy
     bool lazy = false;
   };
+  // A file's current content is `current` followed by the shared pieces in
+  // `tail` (appended by write_shared, never changed in place). Only reads, size
+  // and digest look through the tail; everything else flattens it first.
   struct File {
     std::string current;
+    std::vector<SharedBytes> tail;
+    uint64_t tail_bytes = 0;  // sum of the tail's sizes
     std::string durable;
     std::vector<Op> unsynced;  // ops applied to current since the last fsync
     uint64_t unsynced_bytes = 0;  // sum of data sizes in unsynced, kept so metrics are O(files)
     bool has_lazy = false;        // some op in unsynced is lazy
   };
+  static uint64_t file_size(const File& f) { return f.current.size() + f.tail_bytes; }
+  // Copies the tail's bytes onto the end of `current` and empties the tail.
+  static void flatten(File& f);
   static std::string_view op_data(const File& f, const Op& op);
   static void materialise_lazy_ops(File& f);
   // Files are shared between namespace versions (an inode), so a rename moves a

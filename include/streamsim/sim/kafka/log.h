@@ -134,6 +134,15 @@ struct SealedBatch {
   // follower does not walk every record again to size its frame (0: unknown,
   // computed on use; a wrong value is caught by the encoder's size assertion).
   uint64_t encoded_bytes = 0;
+  // The whole frame ([u32 length][u32 crc][payload], checksum.h) as the log that
+  // first wrote the batch built it. A replica writing this batch appends these
+  // very bytes through Storage::write_shared, so the simulated disks of a
+  // partition's replicas hold one copy of them, and followers neither encode nor
+  // copy. Empty for a batch sealed from a decode (recovery, tests), which each
+  // replica encodes itself. A copy whose batch is changed (cut to fewer
+  // records) must clear it, as it must clear encoded_bytes; the log checks the
+  // frame's offset, epoch and record count against the batch before using it.
+  SharedBytes frame;
 };
 using BatchPtr = std::shared_ptr<const SealedBatch>;
 
@@ -217,7 +226,8 @@ class PartitionLog {
     uint64_t encoded_bytes;  // encode_batch() size (read()'s max_bytes counts these)
     uint64_t file_pos;       // where its frame starts in the segment file
   };
-  // Writes a sealed batch whose frame frame_into_scratch() has just built.
+  // Writes a sealed batch: its shared frame if it has one, else the frame
+  // frame_into_scratch() has just built.
   Result<void, LogErrc> write_entry(BatchPtr b);
   // Encodes b into scratch_ behind room for the frame header. known_size is
   // encode_batch()'s size of b if the caller has it (0: compute it).
