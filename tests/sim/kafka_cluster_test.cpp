@@ -231,3 +231,70 @@ TEST_CASE("kafka sim: messages for an unknown topic time out while those for a k
   CHECK(std::is_sorted(delivered.begin(), delivered.end()));
   CHECK(std::is_sorted(failed.begin(), failed.end()));
 }
+
+// The producer cuts a partition's queue into batches of batch.num.messages
+// (crossing the queue's internal chunks), and lingers small ones: a burst of
+// many batches with a partial tail, then trickles, must all arrive once, in
+// produce order, with their own keys and values.
+TEST_CASE("kafka sim: batches cut at batch.num.messages and lingered small batches keep every record in produce order",
+          "[kafka_cluster]") {
+  std::vector<k::DeliveryReport> reports;
+  std::vector<std::pair<int64_t, std::string>> read;  // (offset, key + value)
+  bool done = false;
+  Simulation sim(13, streamsim::testing::quiet_config());
+  Cluster cluster(sim, three_brokers(2, false));
+  sim.add_node("client", [&](SimRuntime& rt) {
+    SimKafka kafka(rt);
+    auto pc = k::Config::make(k::Role::producer, {{"bootstrap.servers", cluster.bootstrap_servers()},
+                                                   {"enable.idempotence", "true"},
+                                                   {"linger.ms", "5"},
+                                                   {"batch.num.messages", "100"}});
+    REQUIRE(pc.ok());
+    auto producer = std::move(*kafka.producer(*pc));
+    int n = 0;
+    auto send = [&](int count) {
+      for (int i = 0; i < count; ++i, ++n) {
+        k::ProducerRecord r;
+        r.topic = "t";
+        r.partition = 1;  // one partition: its offsets order everything
+        r.key = "k" + std::to_string(n);
+        r.value = std::string(static_cast<size_t>(n % 50), 'x') + std::to_string(n);
+        r.opaque = static_cast<uint64_t>(n);
+        REQUIRE(producer->produce(std::move(r)).ok());
+      }
+    };
+    send(1037);  // ten full batches and a partial one
+    for (int round = 0; round < 5; ++round) {
+      rt.sleep_for(Duration::millis(20));
+      send(3 + round);  // small lingered batches
+    }
+    send(250);
+    REQUIRE(producer->flush(Duration::seconds(60)).ok());
+    reports = producer->poll(Duration::zero());
+    auto cc = k::Config::make(k::Role::consumer, {{"bootstrap.servers", cluster.bootstrap_servers()}});
+    REQUIRE(cc.ok());
+    auto consumer = std::move(*kafka.consumer(*cc));
+    REQUIRE(consumer->assign({{{"t", 1}, k::KafkaOffset::beginning(), std::nullopt}}).ok());
+    for (int round = 0; round < 100 && read.size() < reports.size(); ++round) {
+      auto recs = consumer->poll(Duration::millis(200), 500);
+      if (!recs.ok()) continue;
+      for (auto& r : *recs) read.push_back({r.offset.value, r.key.value_or("") + "=" + r.value.value_or("")});
+    }
+    done = true;
+    sim.kernel().request_stop();
+  });
+  sim.run_until(Instant::epoch() + Duration::seconds(300));
+  REQUIRE(done);
+  const size_t total = 1037 + 3 + 4 + 5 + 6 + 7 + 250;
+  REQUIRE(reports.size() == total);
+  for (size_t i = 0; i < reports.size(); ++i) {
+    REQUIRE_FALSE(reports[i].error.has_value());
+    REQUIRE(reports[i].opaque == i);  // reports in produce order
+    REQUIRE(reports[i].offset.value == static_cast<int64_t>(i));
+  }
+  REQUIRE(read.size() == total);
+  for (size_t i = 0; i < read.size(); ++i) {
+    REQUIRE(read[i].first == static_cast<int64_t>(i));
+    REQUIRE(read[i].second == "k" + std::to_string(i) + "=" + std::string(i % 50, 'x') + std::to_string(i));
+  }
+}
