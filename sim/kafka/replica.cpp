@@ -241,6 +241,15 @@ ProduceOutcome Replica::append(Batch b, int acks) {
   SS_ASSERT(appended.ok() && !appended->empty(), "the batch just appended cannot be read back");
   SS_ASSERT(appended->front()->batch.base_offset == out.base_offset, "read back a different batch");
   remember(appended->front()->batch);
+  // The disk write suspended this task, and leadership may have moved away
+  // meanwhile (Kafka's leader lock makes a become-follower wait for appends in
+  // progress; here it runs in between). The batch stays in this log, as it would
+  // in Kafka's, for the new leader's epoch to keep or truncate, but this replica
+  // can no longer commit it: the producer retries against the new leader.
+  if (!is_leader()) {
+    out.error = Errc::not_leader_or_follower;
+    return out;
+  }
   advance_hw();  // a single-replica ISR commits at once
   return out;
 }

@@ -281,3 +281,41 @@ TEST_CASE("replication: acks=all needs min.insync.replicas in the ISR", "[kafka_
   CHECK(all.error == Errc::not_enough_replicas);
   CHECK(one.error == Errc::no_error);
 }
+
+// Caught by a BUGGIFY sweep of kafka/safe-acks-all (seed 298): a produce's disk
+// write suspends its task, a metadata update made the replica a follower
+// meanwhile, and the append went on to compute the high watermark as if it still
+// led ("only the leader computes the high watermark" killed the run). The append
+// must answer NOT_LEADER_OR_FOLLOWER instead, keeping the batch in its log.
+TEST_CASE("replication: regression: leadership moving during a produce's disk write answers not-leader instead of tripping an assertion",
+          "[kafka_replica]") {
+  ProduceOutcome out;
+  bool appended = false, moved = false;
+  int64_t log_end = -1, hw = -1;
+  SimulationConfig cfg;
+  cfg.disk_latency.write = Duration::millis(5);  // long enough for the other task to run
+  Simulation sim(5, cfg);
+  sim.add_node("b", [&](SimRuntime& rt) {
+    PartitionLog log(rt.storage(), {"p", 4096});
+    REQUIRE(log.recover().ok());
+    Replica r(0, log, PartitionConfig{});
+    r.become_leader(1, {0, 1}, {0, 1}, rt.now());
+    auto mover = rt.spawn("metadata", [&] {
+      rt.sleep_for(Duration::millis(1));  // while the append's write is suspended
+      moved = r.become_follower(2, 1);
+    });
+    Batch b;
+    b.records.push_back(Record{std::nullopt, "v", {}, 0});
+    out = r.append(b, -1);
+    appended = true;
+    mover.join();
+    log_end = log.end_offset();
+    hw = r.high_watermark();
+  });
+  sim.run();
+  REQUIRE(appended);
+  REQUIRE(moved);
+  CHECK(out.error == Errc::not_leader_or_follower);
+  CHECK(log_end == 1);  // the batch was written before leadership moved
+  CHECK(hw == 0);       // and never committed by this replica
+}
