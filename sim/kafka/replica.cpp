@@ -318,7 +318,7 @@ ReplicaFetchResponse Replica::on_follower_fetch(BrokerId follower, int32_t follo
 
 Result<std::vector<BatchPtr>, Errc> Replica::read(int64_t offset, uint64_t max_bytes, bool read_committed) const {
   if (!is_leader()) return unexpected(Errc::not_leader_or_follower);
-  if (offset < log_.start_offset() || offset > hw_) return unexpected(Errc::offset_out_of_range);
+  if (offset < log_.start_offset() || offset > log_.end_offset()) return unexpected(Errc::offset_out_of_range);
   // read_committed stops at the last stable offset: the outcome of anything at
   // or above it is not known yet.
   const int64_t upto = read_committed ? last_stable_offset() : hw_;

@@ -319,3 +319,68 @@ TEST_CASE("replication: regression: leadership moving during a produce's disk wr
   CHECK(log_end == 1);  // the batch was written before leadership moved
   CHECK(hw == 0);       // and never committed by this replica
 }
+
+// Caught by a BUGGIFY sweep of kafka/safe-acks-all (seed 420): a follower
+// learns the high watermark one fetch late, so when it becomes leader its high
+// watermark can sit below offsets its predecessor already served. A consumer
+// fetching there got OFFSET_OUT_OF_RANGE, reset to the new leader's end and
+// polled offsets it had read before. Kafka's log read answers an offset between
+// the high watermark and the log end with no records (the consumer waits); only
+// an offset past the log end is out of range.
+TEST_CASE("replication: regression: a new leader's lagging high watermark reads as nothing yet, not out of range",
+          "[kafka_replica]") {
+  bool checked = false;
+  int64_t new_hw = -1, new_leo = -1, hw_after_fetch = -1;
+  bool old_leader_served = false, between_empty = false, past_end_out_of_range = false, committed_readable = false;
+  Simulation sim(6);
+  sim.add_node("b", [&](SimRuntime& rt) {
+    std::vector<std::unique_ptr<PartitionLog>> logs;
+    std::vector<std::unique_ptr<Replica>> reps;
+    for (int i = 0; i < 3; ++i) {
+      logs.push_back(std::make_unique<PartitionLog>(rt.storage(), LogConfig{"r" + std::to_string(i), 4096}));
+      REQUIRE(logs.back()->recover().ok());
+      reps.push_back(std::make_unique<Replica>(i, *logs.back(), PartitionConfig{}));
+    }
+    reps[0]->become_leader(1, {0, 1, 2}, {0, 1, 2}, rt.now());
+    reps[1]->become_follower(1, 0);
+    reps[2]->become_follower(1, 0);
+    auto fetch = [&](int leader, int f) {
+      Replica& l = *reps[static_cast<size_t>(leader)];
+      Replica& r = *reps[static_cast<size_t>(f)];
+      r.on_fetch_response(l.on_follower_fetch(f, r.leader_epoch(), r.fetch_offset(), r.last_fetched_epoch(), rt.now()));
+    };
+    Batch b;
+    for (int i = 0; i < 5; ++i) b.records.push_back(Record{std::nullopt, "v" + std::to_string(i), {}, 0});
+    REQUIRE(reps[0]->append(b, -1).error == Errc::no_error);
+    fetch(0, 1);
+    fetch(0, 2);  // both followers hold offsets 0-4
+    fetch(0, 1);  // replica 1 confirms them, but replica 2 has not yet: it learns high watermark 0
+    fetch(0, 2);  // now the leader commits 0-4 (high watermark 5)
+    REQUIRE(reps[0]->high_watermark() == 5);
+    auto served = reps[0]->read(0, 1 << 20);
+    old_leader_served = served.ok() && served->size() == 1;  // a consumer read 0-4; its position is 5
+    // Replica 0 fails; replica 1 (in the ISR, holding 0-4) takes over, its high watermark behind.
+    reps[2]->become_follower(2, 1);
+    REQUIRE(reps[1]->become_leader(2, {0, 1, 2}, {1, 2}, rt.now()));
+    new_hw = reps[1]->high_watermark();
+    new_leo = logs[1]->end_offset();
+    auto at_position = reps[1]->read(5, 1 << 20);
+    between_empty = at_position.ok() && at_position->empty();
+    auto past = reps[1]->read(6, 1 << 20);
+    past_end_out_of_range = !past.ok() && past.error() == Errc::offset_out_of_range;
+    fetch(1, 2);  // the other ISR member confirms: the new leader's high watermark catches up
+    hw_after_fetch = reps[1]->high_watermark();
+    auto again = reps[1]->read(0, 1 << 20);
+    committed_readable = again.ok() && again->size() == 1;
+    checked = true;
+  });
+  sim.run();
+  REQUIRE(checked);
+  CHECK(old_leader_served);
+  CHECK(new_leo == 5);
+  CHECK(new_hw < 5);  // the situation of the bug: the consumer's position is above it
+  CHECK(between_empty);
+  CHECK(past_end_out_of_range);
+  CHECK(hw_after_fetch == 5);
+  CHECK(committed_readable);
+}

@@ -119,8 +119,10 @@ class Replica {
   ReplicaFetchResponse on_follower_fetch(BrokerId follower, int32_t follower_leader_epoch, int64_t fetch_offset,
                                          int32_t last_fetched_epoch, Instant now);
   // Consumer read: batches from `offset` below the high watermark, or below the
-  // last stable offset for read_committed (an offset between the two reads
-  // nothing yet; one above the high watermark is out of range).
+  // last stable offset for read_committed. An offset at or above that bound but
+  // not past the log end reads nothing yet (as Kafka's LocalLog.read: a new
+  // leader's high watermark can lag the offsets its predecessor served); only
+  // one past the log end, or below its start, is out of range.
   Result<std::vector<BatchPtr>, Errc> read(int64_t offset, uint64_t max_bytes, bool read_committed = false) const;
   // min(high watermark, first offset of every transaction not yet decided below it).
   int64_t last_stable_offset() const;
