@@ -555,8 +555,11 @@ class SimConsumer final : public k::Consumer {
     return true;
   }
 
+  // timeout: what is left of the caller's deadline, which finding the
+  // coordinator (it suspends) may already have used up: then nothing is sent.
   Result<std::shared_ptr<const Payload>, NetErrc> call_coordinator(std::shared_ptr<const Payload> req, Duration timeout) {
     SS_ASSERT(coordinator_.has_value(), "calling a coordinator before finding it");
+    if (timeout <= Duration::zero()) return unexpected(NetErrc::timed_out);
     auto r = rt_.net().call(rt_, rt_.id(), *coordinator_, kBrokerPort, std::move(req), timeout);
     if (!r.ok()) coordinator_.reset();  // no answer: look it up again
     return r;

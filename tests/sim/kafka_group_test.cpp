@@ -646,3 +646,41 @@ TEST_CASE("kafka group: a member that stops polling past max.poll.interval.ms le
   CHECK(stages.empty());
   CHECK(ledger.violations.empty());
 }
+
+// Caught by a BUGGIFY sweep of kafka/transactions (seed 89): commit_sync's
+// deadline ran out while the consumer was still finding the group coordinator
+// (FindCoordinator suspends), and the commit was then sent with a negative
+// timeout, which the network refuses with an assertion. Committed offsets,
+// OffsetFetch and LeaveGroup share that path; a deadline already used up is a
+// timeout of the call, reported as local_timed_out.
+TEST_CASE("kafka group: regression: a commit whose deadline passes while finding the coordinator times out",
+          "[kafka_group]") {
+  Simulation sim(35, streamsim::testing::quiet_config());
+  sk::Cluster cluster(sim, cluster_config({{"t", 2}}));
+  bool done = false;
+  k::Errc first = k::Errc::no_error;
+  bool later_ok = false;
+  sim.add_node("client", [&](SimRuntime& rt) {
+    rt.sleep_for(Duration::seconds(1));
+    sk::SimKafka kafka(rt);
+    auto cfg = k::Config::make(k::Role::consumer, group_props(cluster, "g", "c"));
+    REQUIRE(cfg.ok());
+    // A first consumer's commit creates the offsets topic and loads the group,
+    // so the second one's FindCoordinator succeeds, after a round trip.
+    auto warm = std::move(*kafka.consumer(*cfg));
+    REQUIRE(warm->commit_sync({{{"t", 0}, k::KafkaOffset{0}, std::nullopt}}, Duration::seconds(30)).ok());
+    auto c = std::move(*kafka.consumer(*cfg));
+    REQUIRE(c->assign({{{"t", 0}, k::KafkaOffset::beginning(), std::nullopt}}).ok());
+    // Far less than a FindCoordinator round trip.
+    auto r = c->commit_sync({{{"t", 0}, k::KafkaOffset{1}, std::nullopt}}, Duration::micros(1));
+    first = r.ok() ? k::Errc::no_error : r.error().code;
+    // With time to spare the same commit goes through.
+    later_ok = c->commit_sync({{{"t", 0}, k::KafkaOffset{1}, std::nullopt}}, Duration::seconds(10)).ok();
+    done = true;
+    sim.kernel().request_stop();
+  });
+  sim.run_until(Instant::epoch() + Duration::seconds(60));
+  REQUIRE(done);
+  CHECK(first == k::Errc::local_timed_out);
+  CHECK(later_ok);
+}
