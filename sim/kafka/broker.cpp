@@ -76,6 +76,11 @@ void Broker::heartbeat_loop() {
     auto r = call_controller(req, cfg_.heartbeat_interval * 5);
     if (r.ok()) {
       const auto& resp = payload_as<BrokerHeartbeatResp>(*r);
+      // The controller answers only with an image that holds this incarnation's
+      // registration: an older one describes the previous incarnation's roles.
+      SS_ASSERT(!resp.image || (resp.image->broker_epochs.count(id_) != 0 &&
+                                resp.image->broker_epochs.at(id_) == rt_.incarnation()),
+                "a heartbeat answered with an image from before this broker's registration");
       if (resp.image && newer_image(*resp.image)) apply_image(resp.image);
     }
     rt_.sleep_for(cfg_.heartbeat_interval);

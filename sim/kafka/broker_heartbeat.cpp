@@ -31,6 +31,16 @@ Controller::Answer Controller::handle_heartbeat(const BrokerHeartbeatReq& r) {
   // A registration or fencing change is answered once committed, so the broker
   // learns it from this answer; an unchanged heartbeat is answered at once.
   if (image_.version != before) a.commit_version = image_.version;
+  // So is any heartbeat of an incarnation whose registration has not committed
+  // yet (a second heartbeat of a restarted broker, delayed with the first): the
+  // committed image still gives the previous incarnation's leaderships, and a
+  // restarted broker that lost unflushed data must never act on them.
+  const auto committed_epoch = committed_ ? committed_->broker_epochs.find(r.broker)
+                                          : std::map<BrokerId, uint64_t>::const_iterator{};
+  if (!committed_ || committed_epoch == committed_->broker_epochs.end() || committed_epoch->second != r.incarnation) {
+    a.commit_version = image_.version;
+  }
+  SS_ASSERT(image_.broker_epochs.at(r.broker) == r.incarnation, "a heartbeat is answered for its own incarnation");
   a.on_commit = [this, known_version = r.known_version](ControllerResp& c) {
     auto& h = static_cast<BrokerHeartbeatResp&>(c);
     if (committed_ && committed_->version != known_version) h.image = committed_;
