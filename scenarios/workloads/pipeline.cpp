@@ -531,6 +531,7 @@ void PipelineWorkload::final_reader_main(Runtime& rt, k::Kafka& kafka) {
     std::string stuck;
     bool read_all = true;
     // 1. Read every topic to its last stable offset.
+    std::map<std::string, std::map<int32_t, int64_t>> read_to;  // the ends step 1 read to
     for (Reader& rd : readers) {
       auto lso = ends(rd.topic, rd.partitions, true);
       if (!lso) {
@@ -538,6 +539,7 @@ void PipelineWorkload::final_reader_main(Runtime& rt, k::Kafka& kafka) {
         stuck = "could not list the offsets of " + rd.topic;
         continue;
       }
+      read_to[rd.topic] = *lso;
       // The consumer's position, not the last record read, says how far a
       // partition was read: transaction markers take offsets too.
       auto behind = [&] {
@@ -620,6 +622,18 @@ void PipelineWorkload::final_reader_main(Runtime& rt, k::Kafka& kafka) {
     }
     if (stuck.empty() && !history_.open_transactions.empty())
       stuck = "open transaction on " + history_.open_transactions.front();
+    // 5. Nothing was committed while this round looked: an engine transaction
+    // that committed between step 1 and step 2 made the group's offsets whole,
+    // but its output (late records, say) lies past what step 1 read to.
+    if (stuck.empty()) {
+      for (Reader& rd : readers) {
+        auto lso = ends(rd.topic, rd.partitions, true);
+        if (!lso || *lso != read_to[rd.topic]) {
+          stuck = "the last stable offsets of " + rd.topic + " moved during the final read";
+          break;
+        }
+      }
+    }
     if (stuck.empty()) {
       history_.settled = true;
       history_.stuck.clear();
