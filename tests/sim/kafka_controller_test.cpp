@@ -413,6 +413,7 @@ TEST_CASE("kafka controller: a broker ignores the image of a replaced controller
     m->controller_epoch = epoch;
     m->version = version;
     m->live_brokers = {0};
+    m->broker_epochs[0] = 0;  // the broker's registration: its first incarnation
     TopicState t;
     t.name = topic;
     m->topics[topic] = t;
