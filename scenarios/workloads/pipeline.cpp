@@ -171,6 +171,7 @@ void PipelineWorkload::attach(External ext) {
   brokers_ = ext.brokers;
   topics_ = std::move(ext.topics);
   on_final_read_done_ = std::move(ext.on_final_read_done);
+  input_producer_overrides_ = std::move(ext.input_producer_overrides);
   for (const auto& t : topics_)
     if (t.name == source_) source_partitions_ = t.partitions;
   SS_ASSERT(source_partitions_ > static_cast<int32_t>(cfg_.input().idle_partitions()),
@@ -243,6 +244,7 @@ void PipelineWorkload::producer_main(Runtime& rt, k::Kafka& kafka, uint32_t inde
       {"bootstrap.servers", bootstrap_}, {"acks", "all"}, {"enable.idempotence", "true"},
       {"linger.ms", "5"}, {"request.timeout.ms", std::to_string(kRequestTimeoutMs)}};
   for (const auto& p : in.producer_config()) props.push_back({p.key(), p.value()});
+  for (const auto& p : input_producer_overrides_) props.push_back(p);
   auto pc = k::Config::make(k::Role::producer, props);
   SS_ASSERT(pc.ok(), "producer_config was validated by the loader");
   auto made = kafka.producer(*pc);

@@ -97,6 +97,10 @@ class PipelineWorkload final : public Workload {
     std::vector<TopicLayout> topics;  // as created (topic_layout)
     // Called by the final reader when it is done (settled or out of time).
     std::function<void()> on_final_read_done;
+    // Properties the input producers take after the scenario's: the run's
+    // backend can overrule a setting it cannot honour (live on the mock: no
+    // idempotence, whose sequence checks the mock skips, see docs/live.md).
+    std::vector<std::pair<std::string, std::string>> input_producer_overrides;
   };
   void attach(External ext);
   // The task bodies. All suspend on rt; `kafka` must outlive the call.
@@ -135,6 +139,7 @@ class PipelineWorkload final : public Workload {
   int brokers_ = 0;
   std::vector<TopicLayout> topics_;
   std::function<void()> on_final_read_done_;
+  std::vector<std::pair<std::string, std::string>> input_producer_overrides_;
   std::vector<sim::NodeId> targets_, engines_;
   std::vector<sim::NodeId> spares_;  // engine-<instances> ..
   // Engine node index -> an instance should run there (scaling; survives crashes).
