@@ -408,27 +408,22 @@ void PartitionLog::frame_into_scratch(const Batch& b, uint64_t known_size) {
 
 namespace {
 
-uint64_t load_le(const char* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-
 // Whether a sealed batch's shared frame is the encoding of its batch as far as
-// a cheap look tells: length, base offset, leader epoch and record count (the
-// fields a cut or restamped copy would change). Catches a copy that changed its
-// batch but kept the frame, which would otherwise write the wrong bytes.
+// a cheap look tells: length, crc, base offset, leader epoch and record count
+// (the fields a cut or restamped copy would change), read with the same Reader
+// as decode_batch. Catches a copy that changed its batch but kept the frame,
+// which would otherwise write the wrong bytes.
 bool frame_matches(const SealedBatch& s) {
-  // Payload layout (encode_batch_raw): u8 version, u64 base offset, u32 leader
-  // epoch, u64 producer id, u16 producer epoch, u32 base sequence, u8 attributes,
-  // u32 record count.
-  constexpr uint64_t kCountAt = 1 + 8 + 4 + 8 + 2 + 4 + 1;
-  if (s.encoded_bytes < kCountAt + 4 || s.frame.size != kFrameHeaderBytes + s.encoded_bytes) return false;
-  const char* p = s.frame.data.get() + kFrameHeaderBytes;
-  return load_le(s.frame.data.get(), 4) == s.encoded_bytes &&
-         load_le(p + 1, 8) == static_cast<uint64_t>(s.batch.base_offset) &&
-         load_le(p + 9, 4) == static_cast<uint32_t>(s.batch.leader_epoch) &&
-         load_le(p + kCountAt, 4) == s.batch.records.size();
+  if (s.frame.size != kFrameHeaderBytes + s.encoded_bytes) return false;
+  Reader r(s.frame.view());
+  uint32_t length, crc, epoch, seq, count;
+  uint64_t base, pid;
+  uint16_t pepoch;
+  uint8_t version, attrs;
+  return r.u32(&length) && r.u32(&crc) && r.u8(&version) && r.u64(&base) && r.u32(&epoch) && r.u64(&pid) &&
+         r.u16(&pepoch) && r.u32(&seq) && r.u8(&attrs) && r.u32(&count) && length == s.encoded_bytes &&
+         crc == s.frame_crc && base == static_cast<uint64_t>(s.batch.base_offset) &&
+         epoch == static_cast<uint32_t>(s.batch.leader_epoch) && count == s.batch.records.size();
 }
 
 }  // namespace
